@@ -1,0 +1,12 @@
+// Unit specs live beside the code (src/.../*.spec.ts); HTTP and database suites in test/.
+module.exports = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  roots: ['<rootDir>/src', '<rootDir>/test'],
+  testRegex: '.*\\.(spec|e2e-spec)\\.ts$',
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json' }],
+  },
+  testEnvironment: 'node',
+  testTimeout: 30000,
+};

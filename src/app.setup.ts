@@ -1,0 +1,27 @@
+import { NestFactory } from '@nestjs/core';
+import { json } from 'express';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as PinoLogger } from 'nestjs-pino';
+import { AppModule, AppModuleOptions } from './app.module';
+import { bodyParserErrorsToProblems } from './common/body-errors';
+import { mountApiDocs } from './docs/swagger';
+
+/** Largest request body accepted on any route (API.md: heartbeats ≤ 1 MiB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Builds the queen exactly as production runs it; e2e tests call this too, so
+ * they get the same body limits, docs, logger and shutdown behaviour.
+ */
+export async function createQueenApp(options: AppModuleOptions): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(PinoLogger));
+  app.disable('x-powered-by');
+  app.use(json({ limit: MAX_BODY_BYTES }), bodyParserErrorsToProblems);
+  app.enableShutdownHooks();
+  mountApiDocs(app);
+  return app;
+}

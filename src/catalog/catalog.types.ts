@@ -1,0 +1,43 @@
+import type { HiveCapabilities } from '../registry/registry.types';
+import type { HiveEntity, HiveStatus } from './hive.entity';
+
+export type SshSecretKind = 'private_key' | 'password';
+
+export interface SshSettingsInput {
+  user?: string;
+  port?: number;
+  privateKey?: string;
+  password?: string;
+}
+
+export interface NewHive {
+  id: string;
+  host: string;
+  port: number;
+  ssh?: SshSettingsInput;
+  labels?: Record<string, string>;
+}
+
+/** A partial update; `ssh: null` removes the SSH settings and their secret. */
+export interface HivePatch {
+  host?: string;
+  port?: number;
+  ssh?: SshSettingsInput | null;
+  labels?: Record<string, string>;
+  cordoned?: boolean;
+}
+
+export interface HiveListQuery {
+  status?: HiveStatus;
+  limit: number;
+  offset: number;
+}
+
+/** A catalog hive as the rest of the app sees it: read-only, secrets left out. */
+export type CatalogHive = Readonly<Omit<HiveEntity, 'sshSecret' | 'tokenHash'>> & {
+  readonly sshCredentialsSet: boolean;
+};
+
+export type HiveAuthResult = 'ok' | 'unknown_hive' | 'missing_token' | 'invalid_token' | 'token_of_another_hive';
+
+export type { HiveCapabilities, HiveStatus };

@@ -1,0 +1,253 @@
+import { PartialType } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  NotEquals,
+  ValidateNested,
+} from 'class-validator';
+import { ExclusiveWith, IsHost, IsLabelMap, QueryInt } from '../../common/validators';
+import type { CatalogHive } from '../catalog.types';
+import { HIVE_STATUSES, HiveStatus } from '../hive.entity';
+
+export class CreateSshSettingsDto {
+  /**
+   * Login user on the hive machine.
+   * @example "rbee"
+   */
+  @IsString()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { message: 'user must be a valid login name' })
+  user: string;
+
+  /**
+   * SSH port.
+   * @example 22
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  port?: number;
+
+  /**
+   * PEM private key. Stored encrypted, never returned.
+   * @example "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----"
+   */
+  @IsOptional()
+  @IsString()
+  @MaxLength(16384)
+  @Matches(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, { message: 'private_key must be a PEM private key' })
+  @ExclusiveWith('password')
+  private_key?: string;
+
+  /** SSH password, when no key is used. Stored encrypted, never returned. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password?: string;
+}
+
+export class PatchSshSettingsDto extends PartialType(CreateSshSettingsDto) {}
+
+export class CreateHiveDto {
+  /**
+   * 1–63 characters of `a-z 0-9 . _ -`, starting with a letter or digit.
+   * @example "gpu-node-01"
+   */
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, {
+    message: 'id must be 1-63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit',
+  })
+  @NotEquals('active', { message: 'id "active" is reserved' })
+  id: string;
+
+  /**
+   * Address where the hive agent listens.
+   * @example "10.0.0.5"
+   */
+  @IsString()
+  @IsHost()
+  host: string;
+
+  /**
+   * Port of the hive agent.
+   * @example 7835
+   */
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  port: number;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => CreateSshSettingsDto)
+  ssh?: CreateSshSettingsDto;
+
+  /**
+   * Free-form labels, matched by placements.
+   * @example { "zone": "a" }
+   */
+  @IsOptional()
+  @IsLabelMap()
+  labels?: Record<string, string>;
+}
+
+export class PatchHiveDto {
+  /** @example "10.0.0.6" */
+  @IsOptional()
+  @IsString()
+  @IsHost()
+  host?: string;
+
+  /** @example 7835 */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  port?: number;
+
+  /** New SSH settings, merged into the stored ones; `null` removes them and their secret. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PatchSshSettingsDto)
+  ssh?: PatchSshSettingsDto | null;
+
+  /**
+   * Replaces all labels.
+   * @example { "zone": "b" }
+   */
+  @IsOptional()
+  @IsLabelMap()
+  labels?: Record<string, string>;
+
+  /** A cordoned hive keeps its workers but gets no new placements. */
+  @IsOptional()
+  @IsBoolean()
+  cordoned?: boolean;
+}
+
+export class ListHivesQueryDto {
+  @IsOptional()
+  @IsIn([...HIVE_STATUSES])
+  status?: HiveStatus;
+
+  /** Page size, 1–500. */
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit: number = 50;
+
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  offset: number = 0;
+}
+
+export class HiveSshDto {
+  /** @example "rbee" */
+  user: string | null;
+  /** @example 22 */
+  port: number | null;
+  /** Whether a key or password is stored; the secret itself is never returned. */
+  credentials_set: boolean;
+}
+
+export class GpuDto {
+  /** @example 0 */
+  index: number;
+  /** @example "RTX 4090" */
+  name: string;
+  /** @example 25769803776 */
+  vram_bytes: number;
+  /** @example "cuda" */
+  backend: 'cuda' | 'metal';
+}
+
+export class CapabilitiesDto {
+  /** @example 32 */
+  cpu_cores: number;
+  /** @example 137438953472 */
+  ram_bytes: number;
+  gpus: GpuDto[];
+}
+
+export class HiveDto {
+  /** @example "gpu-node-01" */
+  id: string;
+  /** @example "10.0.0.5" */
+  host: string;
+  /** @example 7835 */
+  port: number;
+  ssh: HiveSshDto | null;
+  /** @example { "zone": "a" } */
+  labels: Record<string, string>;
+  cordoned: boolean;
+  /** @example "online" */
+  status: HiveStatus;
+  /** @example "2026-11-27T10:00:00.000Z" */
+  last_heartbeat_at: string | null;
+  capabilities: CapabilitiesDto | null;
+  /** @example "2026-11-27T09:00:00.000Z" */
+  created_at: string;
+  /** @example "2026-11-27T09:00:00.000Z" */
+  updated_at: string;
+}
+
+export class CreatedHiveDto extends HiveDto {
+  /**
+   * The hive's heartbeat token. Shown once: only its hash is stored.
+   * @example "qh_3q2F...x0"
+   */
+  heartbeat_token: string;
+}
+
+export class HiveListDto {
+  items: HiveDto[];
+  /** @example 1 */
+  total: number;
+}
+
+export class HiveTokenDto {
+  /** @example "qh_3q2F...x0" */
+  heartbeat_token: string;
+}
+
+export function toHiveDto(hive: CatalogHive): HiveDto {
+  return {
+    id: hive.id,
+    host: hive.host,
+    port: hive.port,
+    ssh:
+      hive.sshUser === null && hive.sshPort === null && !hive.sshCredentialsSet
+        ? null
+        : { user: hive.sshUser, port: hive.sshPort, credentials_set: hive.sshCredentialsSet },
+    labels: { ...hive.labels },
+    cordoned: hive.cordoned,
+    status: hive.status,
+    last_heartbeat_at: hive.lastHeartbeatAt?.toISOString() ?? null,
+    capabilities: hive.capabilities && {
+      cpu_cores: hive.capabilities.cpuCores,
+      ram_bytes: hive.capabilities.ramBytes,
+      gpus: hive.capabilities.gpus.map((gpu) => ({
+        index: gpu.index,
+        name: gpu.name,
+        vram_bytes: gpu.vramBytes,
+        backend: gpu.backend,
+      })),
+    },
+    created_at: hive.createdAt.toISOString(),
+    updated_at: hive.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,278 @@
+import { HttpStatus, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Mutex } from 'async-mutex';
+import { DataSource, EntityManager } from 'typeorm';
+import { Clock } from '../clock/clock';
+import { notFound, ProblemException } from '../common/problem';
+import { digestsEqual, hashToken, newHiveToken } from '../security/tokens';
+import { SecretBox } from '../security/secret-box';
+import { HiveEntity } from './hive.entity';
+import {
+  CatalogHive,
+  HiveAuthResult,
+  HiveCapabilities,
+  HiveListQuery,
+  HivePatch,
+  HiveStatus,
+  NewHive,
+  SshSettingsInput,
+} from './catalog.types';
+
+/** Rows per UPDATE when flushing heartbeat times; keeps well under SQLite's bound-parameter limit. */
+const FLUSH_CHUNK = 500;
+
+function toCatalogHive(row: HiveEntity): CatalogHive {
+  const { sshSecret, tokenHash: _tokenHash, ...visible } = row;
+  return Object.freeze({ ...visible, labels: { ...row.labels }, sshCredentialsSet: sshSecret !== null });
+}
+
+function sameCapabilities(a: HiveCapabilities | null, b: HiveCapabilities | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The only code that touches the `hives` table.
+ *
+ * Every row is mirrored in memory (a fleet is thousands of rows, not millions),
+ * so the heartbeat and placement paths read the catalog without SQL. Writes go
+ * to the database first, then to the mirror, one at a time through a mutex so
+ * the two never disagree and SQLite never sees two transactions at once.
+ */
+@Injectable()
+export class HiveCatalog implements OnModuleInit {
+  private readonly logger = new Logger(HiveCatalog.name);
+  private readonly writes = new Mutex();
+  private readonly hives = new Map<string, HiveEntity>();
+  private readonly hiveIdByTokenHash = new Map<string, string>();
+  private readonly repository;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly secrets: SecretBox,
+    private readonly clock: Clock,
+  ) {
+    this.repository = dataSource.getRepository(HiveEntity);
+  }
+
+  async onModuleInit(): Promise<void> {
+    for (const row of await this.repository.find()) this.remember(row);
+    this.logger.log(`catalog holds ${this.hives.size} hive(s)`);
+  }
+
+  get size(): number {
+    return this.hives.size;
+  }
+
+  findById(id: string): CatalogHive | undefined {
+    const row = this.hives.get(id);
+    return row && toCatalogHive(row);
+  }
+
+  getById(id: string): CatalogHive {
+    const hive = this.findById(id);
+    if (!hive) throw notFound('hive', id);
+    return hive;
+  }
+
+  /** Every hive, for the scheduler and the liveness sweep. Read-only views, no copies of secrets. */
+  *all(): IterableIterator<CatalogHive> {
+    for (const row of this.hives.values()) yield toCatalogHive(row);
+  }
+
+  /** Ordered by id, so pages are stable. */
+  list(query: HiveListQuery): { items: CatalogHive[]; total: number } {
+    const matching = [...this.hives.values()]
+      .filter((row) => !query.status || row.status === query.status)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return {
+      items: matching.slice(query.offset, query.offset + query.limit).map(toCatalogHive),
+      total: matching.length,
+    };
+  }
+
+  /** Registers a hive; returns it with its heartbeat token, which is not kept anywhere. */
+  async create(input: NewHive): Promise<{ hive: CatalogHive; token: string }> {
+    return this.writes.runExclusive(async () => {
+      if (this.hives.has(input.id)) {
+        throw new ProblemException(HttpStatus.CONFLICT, 'duplicate-hive', `hive "${input.id}" already exists`);
+      }
+      const now = new Date(this.clock.now());
+      const token = newHiveToken();
+      const row = this.repository.create({
+        id: input.id,
+        host: input.host,
+        port: input.port,
+        sshUser: null,
+        sshPort: null,
+        sshSecret: null,
+        tokenHash: hashToken(token),
+        labels: input.labels ?? {},
+        cordoned: false,
+        status: 'unknown',
+        lastHeartbeatAt: null,
+        capabilities: null,
+        createdAt: now,
+        updatedAt: now,
+      });
+      if (input.ssh) this.applySsh(row, input.ssh);
+      await this.repository.insert(row);
+      this.remember(row);
+      return { hive: toCatalogHive(row), token };
+    });
+  }
+
+  async update(id: string, patch: HivePatch): Promise<CatalogHive> {
+    const hive = await this.mutate(id, 'throw', (row) => {
+      if (patch.host !== undefined) row.host = patch.host;
+      if (patch.port !== undefined) row.port = patch.port;
+      if (patch.labels !== undefined) row.labels = patch.labels;
+      if (patch.cordoned !== undefined) row.cordoned = patch.cordoned;
+      if (patch.ssh === null) Object.assign(row, { sshUser: null, sshPort: null, sshSecret: null });
+      else if (patch.ssh !== undefined) this.applySsh(row, patch.ssh);
+      row.updatedAt = new Date(this.clock.now());
+    });
+    return hive!;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.writes.runExclusive(async () => {
+      const row = this.hives.get(id);
+      if (!row) throw notFound('hive', id);
+      await this.repository.delete({ id });
+      this.hives.delete(id);
+      this.hiveIdByTokenHash.delete(row.tokenHash);
+    });
+  }
+
+  /** Issues a new heartbeat token; the old one stops working at once. */
+  async rotateToken(id: string): Promise<string> {
+    const token = newHiveToken();
+    await this.mutate(id, 'throw', (row) => {
+      this.hiveIdByTokenHash.delete(row.tokenHash);
+      row.tokenHash = hashToken(token);
+      row.updatedAt = new Date(this.clock.now());
+    });
+    return token;
+  }
+
+  /** Checks a heartbeat's bearer token against the hive it claims to be, from memory. */
+  verifyToken(hiveId: string, token: string | null): HiveAuthResult {
+    const row = this.hives.get(hiveId);
+    if (!row) return 'unknown_hive';
+    if (!token) return 'missing_token';
+    const presented = hashToken(token);
+    if (digestsEqual(presented, row.tokenHash)) return 'ok';
+    return this.hiveIdByTokenHash.has(presented) ? 'token_of_another_hive' : 'invalid_token';
+  }
+
+  /** Writes a status change (and the heartbeat time that caused it, if any) at once. */
+  async setStatus(id: string, status: HiveStatus, lastHeartbeatAt?: Date): Promise<void> {
+    await this.mutate(id, 'ignore', (row) => {
+      row.status = status;
+      if (lastHeartbeatAt) row.lastHeartbeatAt = lastHeartbeatAt;
+    });
+  }
+
+  /** Stores detected device capabilities; a no-op (no SQL) when nothing changed. */
+  async setCapabilities(id: string, capabilities: HiveCapabilities): Promise<boolean> {
+    let changed = false;
+    await this.mutate(id, 'ignore', (row) => {
+      changed = !sameCapabilities(row.capabilities, capabilities);
+      if (changed) {
+        row.capabilities = capabilities;
+        row.updatedAt = new Date(this.clock.now());
+      }
+      return changed;
+    });
+    return changed;
+  }
+
+  /**
+   * Writes many hives' last heartbeat times in one transaction, a few
+   * statements per thousand hives. Hives deleted meanwhile are skipped.
+   */
+  async recordHeartbeats(batch: ReadonlyMap<string, Date>): Promise<void> {
+    if (batch.size === 0) return;
+    await this.writes.runExclusive(async () => {
+      const entries = [...batch].filter(([id]) => this.hives.has(id));
+      if (entries.length === 0) return;
+      await this.dataSource.transaction(async (manager) => {
+        for (let i = 0; i < entries.length; i += FLUSH_CHUNK) {
+          await this.updateHeartbeatTimes(manager, entries.slice(i, i + FLUSH_CHUNK));
+        }
+      });
+      for (const [id, at] of entries) {
+        const row = this.hives.get(id);
+        if (row && (!row.lastHeartbeatAt || row.lastHeartbeatAt < at)) row.lastHeartbeatAt = at;
+      }
+    });
+  }
+
+  /** `UPDATE hives SET last_heartbeat_at = CASE id WHEN ? THEN ? ... END WHERE id IN (...)`. */
+  private async updateHeartbeatTimes(manager: EntityManager, entries: [string, Date][]): Promise<void> {
+    const column = manager.connection.getMetadata(HiveEntity).findColumnWithPropertyName('lastHeartbeatAt')!;
+    const driver = manager.connection.driver;
+    const isPostgres = driver.options.type === 'postgres';
+    const params: unknown[] = [];
+    const placeholder = () => (isPostgres ? `$${params.length}` : '?');
+    const cases = entries
+      .map(([id, at]) => {
+        params.push(id);
+        const idParam = placeholder();
+        params.push(driver.preparePersistentValue(at, column));
+        return `WHEN ${idParam} THEN ${placeholder()}${isPostgres ? '::timestamp' : ''}`;
+      })
+      .join(' ');
+    const ids = entries.map(([id]) => {
+      params.push(id);
+      return placeholder();
+    });
+    await manager.query(
+      `UPDATE hives SET last_heartbeat_at = CASE id ${cases} ELSE last_heartbeat_at END WHERE id IN (${ids.join(', ')})`,
+      params,
+    );
+  }
+
+  /**
+   * Runs `change` on a copy of the row, saves the copy, then swaps it into the
+   * mirror: a failed write leaves the mirror as it was. `change` may return
+   * false to say nothing changed and no write is needed. A hive deleted
+   * meanwhile is a 404 or, for background writers, nothing to do.
+   */
+  private async mutate(
+    id: string,
+    ifMissing: 'throw' | 'ignore',
+    change: (row: HiveEntity) => boolean | void,
+  ): Promise<CatalogHive | undefined> {
+    return this.writes.runExclusive(async () => {
+      const current = this.hives.get(id);
+      if (!current) {
+        if (ifMissing === 'throw') throw notFound('hive', id);
+        return undefined;
+      }
+      const next = this.repository.create({ ...current, labels: { ...current.labels } });
+      if (change(next) === false) return toCatalogHive(current);
+      const { id: _id, ...columns } = next;
+      await this.repository.update({ id }, columns);
+      this.remember(next);
+      return toCatalogHive(next);
+    });
+  }
+
+  private applySsh(row: HiveEntity, ssh: SshSettingsInput): void {
+    row.sshUser = ssh.user ?? row.sshUser;
+    row.sshPort = ssh.port ?? row.sshPort ?? 22;
+    const secret =
+      ssh.privateKey !== undefined
+        ? { kind: 'private_key', value: ssh.privateKey }
+        : ssh.password !== undefined
+          ? { kind: 'password', value: ssh.password }
+          : null;
+    if (secret) row.sshSecret = this.secrets.seal(JSON.stringify(secret), row.id);
+  }
+
+  private remember(row: HiveEntity): void {
+    this.hives.set(row.id, row);
+    this.hiveIdByTokenHash.set(row.tokenHash, row.id);
+  }
+}

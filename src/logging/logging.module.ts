@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { QueenConfig } from '../config/queen-config';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Routes that run every few seconds per hive or scraper: logged at debug, not info. */
+const CHATTY = /^\/(v1\/heartbeat|health\/|metrics)/;
+
+/**
+ * Structured JSON logs through pino. Each request gets an id (the caller's
+ * `X-Request-Id` when it is sane) echoed in the response. Request headers and
+ * bodies are not logged at all, so tokens and SSH secrets cannot leak there.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(config: QueenConfig): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            genReqId: (req: IncomingMessage, res: ServerResponse) => {
+              const given = req.headers['x-request-id'];
+              const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+              res.setHeader('X-Request-Id', id);
+              return id;
+            },
+            customLogLevel: (req: IncomingMessage, res: ServerResponse, error?: Error) => {
+              if (error || res.statusCode >= 500) return 'error';
+              if (res.statusCode >= 400) return 'warn';
+              return CHATTY.test(req.url ?? '') ? 'debug' : 'info';
+            },
+            serializers: {
+              req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url,
+                remote: req.remoteAddress,
+              }),
+              res: (res: { statusCode: number }) => ({ status: res.statusCode }),
+            },
+            redact: { paths: ['req.headers.authorization', '*.private_key', '*.password', '*.heartbeat_token'], remove: true },
+          },
+        }),
+      ],
+    };
+  }
+}

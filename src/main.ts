@@ -1,0 +1,35 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createQueenApp } from './app.setup';
+import { ConfigError, loadConfig, QueenConfig } from './config/queen-config';
+
+function describeDatabase(config: QueenConfig): string {
+  if (config.database.type === 'sqlite') return `sqlite ${config.database.path}`;
+  const url = new URL(config.database.url);
+  return `postgres ${url.host}${url.pathname}`;
+}
+
+async function main(): Promise<void> {
+  let config: QueenConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`queen: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const app = await createQueenApp({ config });
+  await app.listen(config.port, config.host);
+  const logger = new Logger('Queen');
+  logger.log(`queen listening on http://${config.host}:${config.port} (database: ${describeDatabase(config)}, docs: /docs)`);
+  if (!config.apiToken) {
+    logger.warn('QUEEN_API_TOKEN is not set: admin API is open to local clients only, so the queen listens on 127.0.0.1');
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`queen: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
