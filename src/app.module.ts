@@ -11,7 +11,9 @@ import { QueenConfigModule } from './config/config.module';
 import { QueenConfig } from './config/queen-config';
 import { buildDataSourceOptions } from './database/database-options';
 import { SqlStatementCounter } from './database/sql-statement-counter';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { HeartbeatModule } from './heartbeat/heartbeat.module';
 import { LoggingModule } from './logging/logging.module';
 
 export interface AppModuleOptions {
@@ -31,6 +33,9 @@ export class AppModule {
         ClockModule.forRoot(clock),
         LoggingModule.forRoot(config),
         TypeOrmModule.forRoot(buildDataSourceOptions(config.database, sqlCounter)),
+        EventsModule,
+        // Before CatalogModule: its routes (/v1/hives/active) must be matched before /v1/hives/:id.
+        HeartbeatModule,
         CatalogModule,
         HealthModule,
       ],

@@ -4,6 +4,7 @@ import { Mutex } from 'async-mutex';
 import { DataSource, EntityManager } from 'typeorm';
 import { Clock } from '../clock/clock';
 import { notFound, ProblemException } from '../common/problem';
+import { FleetEvents } from '../events/fleet-events';
 import { digestsEqual, hashToken, newHiveToken } from '../security/tokens';
 import { SecretBox } from '../security/secret-box';
 import { HiveEntity } from './hive.entity';
@@ -50,6 +51,7 @@ export class HiveCatalog implements OnModuleInit {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly secrets: SecretBox,
     private readonly clock: Clock,
+    private readonly events: FleetEvents,
   ) {
     this.repository = dataSource.getRepository(HiveEntity);
   }
@@ -141,6 +143,7 @@ export class HiveCatalog implements OnModuleInit {
       await this.repository.delete({ id });
       this.hives.delete(id);
       this.hiveIdByTokenHash.delete(row.tokenHash);
+      this.events.publish('hive.removed', this.clock.now(), { hive_id: id });
     });
   }
 

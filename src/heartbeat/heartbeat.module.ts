@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module';
+import { RegistryModule } from '../registry/registry.module';
+import { CatalogWriteBehind } from './catalog-write-behind';
+import { HeartbeatController } from './heartbeat.controller';
+import { HeartbeatService } from './heartbeat.service';
+import { HiveStateController } from './hive-state.controller';
+import { LivenessSweeper } from './liveness-sweeper';
+
+@Module({
+  imports: [CatalogModule, RegistryModule],
+  controllers: [HeartbeatController, HiveStateController],
+  providers: [HeartbeatService, CatalogWriteBehind, LivenessSweeper],
+  exports: [CatalogWriteBehind],
+})
+export class HeartbeatModule {}
