@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { CatalogModule } from './catalog/catalog.module';
 import { Clock } from './clock/clock';
@@ -9,12 +8,12 @@ import { ProblemFilter } from './common/problem.filter';
 import { QueenValidationPipe } from './common/validation';
 import { QueenConfigModule } from './config/config.module';
 import { QueenConfig } from './config/queen-config';
-import { buildDataSourceOptions } from './database/database-options';
-import { SqlStatementCounter } from './database/sql-statement-counter';
+import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { HeartbeatModule } from './heartbeat/heartbeat.module';
 import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 export interface AppModuleOptions {
   config: QueenConfig;
@@ -25,27 +24,25 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static forRoot({ config, clock }: AppModuleOptions): DynamicModule {
-    const sqlCounter = new SqlStatementCounter();
     return {
       module: AppModule,
       imports: [
         QueenConfigModule.forRoot(config),
         ClockModule.forRoot(clock),
         LoggingModule.forRoot(config),
-        TypeOrmModule.forRoot(buildDataSourceOptions(config.database, sqlCounter)),
+        DatabaseModule.forRoot(config.database),
         EventsModule,
+        MetricsModule,
         // Before CatalogModule: its routes (/v1/hives/active) must be matched before /v1/hives/:id.
         HeartbeatModule,
         CatalogModule,
         HealthModule,
       ],
       providers: [
-        { provide: SqlStatementCounter, useValue: sqlCounter },
         { provide: APP_PIPE, useClass: QueenValidationPipe },
         { provide: APP_FILTER, useClass: ProblemFilter },
         { provide: APP_GUARD, useClass: AdminAuthGuard },
       ],
-      exports: [SqlStatementCounter],
     };
   }
 }

@@ -1,14 +1,16 @@
-import { Body, Controller, Headers, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, HttpStatus, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { ProblemDto } from '../common/problem.dto';
 import { bearerToken } from '../security/tokens';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
+import { HeartbeatMetricsInterceptor } from './heartbeat-metrics.interceptor';
 import { HeartbeatService } from './heartbeat.service';
 
 @ApiTags('heartbeat')
 @ApiBearerAuth()
 @Public()
+@UseInterceptors(HeartbeatMetricsInterceptor)
 @Controller('v1/heartbeat')
 export class HeartbeatController {
   constructor(private readonly heartbeats: HeartbeatService) {}

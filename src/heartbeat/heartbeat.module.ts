@@ -2,7 +2,9 @@ import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
 import { RegistryModule } from '../registry/registry.module';
 import { CatalogWriteBehind } from './catalog-write-behind';
+import { FleetMetrics } from './fleet-metrics';
 import { HeartbeatController } from './heartbeat.controller';
+import { HeartbeatMetricsInterceptor } from './heartbeat-metrics.interceptor';
 import { HeartbeatService } from './heartbeat.service';
 import { HiveStateController } from './hive-state.controller';
 import { LivenessSweeper } from './liveness-sweeper';
@@ -10,7 +12,7 @@ import { LivenessSweeper } from './liveness-sweeper';
 @Module({
   imports: [CatalogModule, RegistryModule],
   controllers: [HeartbeatController, HiveStateController],
-  providers: [HeartbeatService, CatalogWriteBehind, LivenessSweeper],
+  providers: [HeartbeatService, CatalogWriteBehind, LivenessSweeper, FleetMetrics, HeartbeatMetricsInterceptor],
   exports: [CatalogWriteBehind],
 })
 export class HeartbeatModule {}
