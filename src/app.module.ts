@@ -14,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { HeartbeatModule } from './heartbeat/heartbeat.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { SchedulingModule } from './scheduling/scheduling.module';
 
 export interface AppModuleOptions {
   config: QueenConfig;
@@ -36,6 +37,7 @@ export class AppModule {
         // Before CatalogModule: its routes (/v1/hives/active) must be matched before /v1/hives/:id.
         HeartbeatModule,
         CatalogModule,
+        SchedulingModule,
         HealthModule,
       ],
       providers: [

@@ -81,6 +81,14 @@ export class HiveCatalog implements OnModuleInit {
     for (const row of this.hives.values()) yield toCatalogHive(row);
   }
 
+  /**
+   * What placement reads of every hive, without copying: it runs per request
+   * over the whole fleet. Callers must not keep or change what it yields.
+   */
+  *placementView(): IterableIterator<Readonly<Pick<HiveEntity, 'id' | 'cordoned' | 'labels' | 'capabilities'>>> {
+    yield* this.hives.values();
+  }
+
   /** Ordered by id, so pages are stable. */
   list(query: HiveListQuery): { items: CatalogHive[]; total: number } {
     const matching = [...this.hives.values()]

@@ -53,11 +53,11 @@ export class ProblemException extends HttpException {
     { title, ...extensions }: { title?: string; errors?: FieldError[]; [extension: string]: unknown } = {},
   ) {
     const body: ProblemDetails = {
-      ...extensions,
       type: problemType(slug),
       title: title ?? statusTitle(status),
       status,
       detail,
+      ...extensions,
     };
     super(body, status);
   }

@@ -1,0 +1,46 @@
+import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { WorkerDto } from '../../registry/dto/live-state.dto';
+
+export class ListWorkersQueryDto {
+  /** @example "gpu-node-01" */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(63)
+  hive_id?: string;
+
+  /** @example "llama-3-8b" */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  model_id?: string;
+}
+
+export class WorkerStartedDto {
+  /** @example "w-5f0c2a9e1b7d" */
+  worker_id: string;
+  /** @example "gpu-node-01" */
+  hive_id: string;
+  /** @example "cuda:1" */
+  device: string;
+  /** Capacity held until a heartbeat shows the worker, or RESERVATION_TTL_MS passes. @example "r-8d1e4b2c7a90" */
+  reservation_id: string;
+  /** @example "starting" */
+  state: 'starting';
+}
+
+export class WorkerStoppingDto {
+  /** @example "w-5f0c2a9e1b7d" */
+  worker_id: string;
+  /** @example "gpu-node-01" */
+  hive_id: string;
+  /** @example "stopping" */
+  state: 'stopping';
+}
+
+export class WorkerListDto {
+  items: WorkerDto[];
+  /** @example 1 */
+  total: number;
+}
