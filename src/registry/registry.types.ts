@@ -137,7 +137,7 @@ export interface HiveLiveView {
   readonly hiveId: string;
   readonly online: boolean;
   readonly capabilities: HiveCapabilities | null;
-  /** Usage as of the `now` given to the call that produced this view. Frozen: shared with the cache. */
+  /** Usage as of the `now` given to the call that produced this view. Shared with the cache: read only. */
   readonly resources: AvailableResources;
 }
 

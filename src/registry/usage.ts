@@ -1,0 +1,133 @@
+/**
+ * Usage math and heartbeat ordering: pure functions over registry data, no state, no clock.
+ */
+import {
+  AvailableResources,
+  CapacityUsage,
+  DeviceUsage,
+  GpuBackend,
+  HeartbeatStamp,
+  HiveCapabilities,
+  Reservation,
+  WorkerBackend,
+  WorkerReport,
+  WorkerState,
+} from './registry.types';
+
+/** Device key as used on the wire and in usage: `cuda:0`, `metal:1`. */
+export function gpuDeviceKey(backend: GpuBackend, index: number): string {
+  return `${backend}:${index}`;
+}
+
+/** Whether a worker in this state still holds its VRAM and RAM (a stopped or failed one has released them). */
+export function holdsCapacity(state: WorkerState): boolean {
+  return state !== 'stopped' && state !== 'failed';
+}
+
+/** Capacity claimed on one hive by a worker or a reservation: both count the same way. */
+interface CapacityClaim {
+  backend: WorkerBackend;
+  deviceId: number | null;
+  vramBytes: number;
+  ramBytes: number;
+}
+
+/**
+ * Per-GPU and host-RAM usage of one hive.
+ *
+ * `reservations` must already be the live ones (the caller decides expiry against its clock).
+ * A claim on a GPU the capabilities do not list still produces a device (total 0) so the
+ * over-use shows; a GPU claim without a device index cannot be attributed and only counts
+ * its RAM. Unknown capabilities give totals of 0.
+ */
+export function computeResources(
+  capabilities: HiveCapabilities | null,
+  workers: readonly WorkerReport[],
+  reservations: Iterable<Reservation>,
+): AvailableResources {
+  const devicesByKey = new Map<string, DeviceUsage>();
+  const deviceFor = (backend: GpuBackend, index: number): DeviceUsage => {
+    const key = gpuDeviceKey(backend, index);
+    let usage = devicesByKey.get(key);
+    if (usage === undefined) {
+      usage = { device: key, backend, deviceId: index, totalBytes: 0, usedBytes: 0, reservedBytes: 0, freeBytes: 0 };
+      devicesByKey.set(key, usage);
+    }
+    return usage;
+  };
+
+  const ram: CapacityUsage = { totalBytes: capabilities?.ramBytes ?? 0, usedBytes: 0, reservedBytes: 0, freeBytes: 0 };
+  for (const gpu of capabilities?.gpus ?? []) {
+    deviceFor(gpu.backend, gpu.index).totalBytes += gpu.vramBytes;
+  }
+
+  const addClaim = (claim: CapacityClaim, field: 'usedBytes' | 'reservedBytes'): void => {
+    ram[field] += claim.ramBytes;
+    if (claim.backend !== 'cpu' && claim.deviceId !== null) {
+      deviceFor(claim.backend, claim.deviceId)[field] += claim.vramBytes;
+    }
+  };
+  for (const worker of workers) {
+    if (holdsCapacity(worker.state)) addClaim(worker, 'usedBytes');
+  }
+  for (const reservation of reservations) addClaim(reservation, 'reservedBytes');
+
+  const devices = [...devicesByKey.values()];
+  for (const usage of devices) settleFree(usage);
+  settleFree(ram);
+  devices.sort(compareDevices);
+  return { devices, ram };
+}
+
+function settleFree(usage: CapacityUsage): void {
+  usage.freeBytes = Math.max(0, usage.totalBytes - usage.usedBytes - usage.reservedBytes);
+}
+
+/** Backend, then index: the order devices are listed and tie-broken in. */
+export function compareDevices(a: DeviceUsage, b: DeviceUsage): number {
+  if (a.backend !== b.backend) return a.backend < b.backend ? -1 : 1;
+  return a.deviceId - b.deviceId;
+}
+
+/**
+ * Whether `next` is older than the last applied heartbeat, and so must not be applied.
+ * With a sequence on both sides the sequence decides, so a hive clock that is off does not
+ * matter; otherwise the hive's timestamp does. Equal is not older (a resend is harmless).
+ */
+export function isOlderHeartbeat(last: HeartbeatStamp | null, next: HeartbeatStamp): boolean {
+  if (last === null) return false;
+  if (last.sequence !== null && next.sequence !== null) return next.sequence < last.sequence;
+  return next.timestamp < last.timestamp;
+}
+
+/**
+ * Whether two worker reports claim exactly the same capacity, so cached usage stays valid.
+ * Order-sensitive on purpose: hives report in a stable order, and a reorder only costs a recompute.
+ */
+export function claimSameCapacity(previous: readonly WorkerReport[], next: readonly WorkerReport[]): boolean {
+  if (previous.length !== next.length) return false;
+  for (let i = 0; i < next.length; i++) {
+    const a = previous[i];
+    const b = next[i];
+    if (
+      a.backend !== b.backend ||
+      a.deviceId !== b.deviceId ||
+      a.vramBytes !== b.vramBytes ||
+      a.ramBytes !== b.ramBytes ||
+      holdsCapacity(a.state) !== holdsCapacity(b.state)
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether two capability reports offer the same capacity (names and core counts do not matter to usage). */
+export function offerSameCapacity(a: HiveCapabilities | null, b: HiveCapabilities | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.ramBytes !== b.ramBytes || a.gpus.length !== b.gpus.length) return false;
+  return a.gpus.every((gpu, i) => {
+    const other = b.gpus[i];
+    return gpu.backend === other.backend && gpu.index === other.index && gpu.vramBytes === other.vramBytes;
+  });
+}
