@@ -21,7 +21,9 @@ export async function createQueenApp(options: AppModuleOptions): Promise<NestExp
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
   app.use(json({ limit: MAX_BODY_BYTES }), bodyParserErrorsToProblems);
-  app.enableShutdownHooks();
+  // On SIGTERM/SIGINT: close the server, run shutdown hooks, then exit 0. Without
+  // useProcessExit Nest re-raises the signal and the process dies "killed by SIGTERM".
+  app.enableShutdownHooks([], { useProcessExit: true });
   mountApiDocs(app);
   return app;
 }

@@ -159,7 +159,6 @@ export class HiveCatalog implements OnModuleInit {
   async rotateToken(id: string): Promise<string> {
     const token = newHiveToken();
     await this.mutate(id, 'throw', (row) => {
-      this.hiveIdByTokenHash.delete(row.tokenHash);
       row.tokenHash = hashToken(token);
       row.updatedAt = new Date(this.clock.now());
     });
@@ -231,7 +230,7 @@ export class HiveCatalog implements OnModuleInit {
         params.push(id);
         const idParam = placeholder();
         params.push(driver.preparePersistentValue(at, column));
-        return `WHEN ${idParam} THEN ${placeholder()}${isPostgres ? '::timestamp' : ''}`;
+        return `WHEN ${idParam} THEN ${placeholder()}${isPostgres ? '::timestamptz' : ''}`;
       })
       .join(' ');
     const ids = entries.map(([id]) => {
@@ -283,6 +282,8 @@ export class HiveCatalog implements OnModuleInit {
   }
 
   private remember(row: HiveEntity): void {
+    const previous = this.hives.get(row.id);
+    if (previous && previous.tokenHash !== row.tokenHash) this.hiveIdByTokenHash.delete(previous.tokenHash);
     this.hives.set(row.id, row);
     this.hiveIdByTokenHash.set(row.tokenHash, row.id);
   }

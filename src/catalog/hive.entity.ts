@@ -6,8 +6,8 @@ export type HiveStatus = (typeof HIVE_STATUSES)[number];
 
 /**
  * A row of the `hives` table. Only {@link HiveCatalog} reads or writes it.
- * Times use the JS `Date` column type so each driver picks its own
- * (`datetime` in SQLite, `timestamp` in PostgreSQL); the migration does the same.
+ * Times use the JS `Date` column type so each driver maps them; the migration
+ * creates `datetime` in SQLite and `timestamptz` in PostgreSQL.
  */
 @Entity({ name: 'hives' })
 export class HiveEntity {

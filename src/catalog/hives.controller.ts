@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
-import { ProblemDto } from '../common/problem.dto';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
 import {
   CreatedHiveDto,
   CreateHiveDto,
@@ -13,16 +13,21 @@ import {
 } from './dto/hive.dto';
 import { HiveCatalog } from './hive-catalog.service';
 
+const ApiHiveId = () => ApiParam({ name: 'id', description: 'Hive id', example: 'gpu-node-01' });
+const ApiNoSuchHive = () => ApiProblemResponse(404, 'No such hive');
+
 @ApiTags('hives')
 @ApiBearerAuth()
-@ApiNotFoundResponse({ type: ProblemDto, description: 'No such hive' })
+@ApiAdminProblems()
 @Controller('v1/hives')
 export class HivesController {
   constructor(private readonly catalog: HiveCatalog) {}
 
   /** Registers a hive. The response carries its heartbeat token, shown this once. */
   @Post()
-  @ApiConflictResponse({ type: ProblemDto, description: 'A hive with this id exists' })
+  @ApiCreatedResponse({ type: CreatedHiveDto, description: 'The hive, with its heartbeat token' })
+  @ApiProblemResponse(409, 'A hive with this id exists')
+  @ApiProblemResponse(413, 'Request body larger than 1 MiB')
   async create(@Body() body: CreateHiveDto): Promise<CreatedHiveDto> {
     const { hive, token } = await this.catalog.create({
       id: body.id,
@@ -41,18 +46,27 @@ export class HivesController {
 
   /** Lists hives by id, optionally only those with one status. */
   @Get()
+  @ApiOkResponse({ type: HiveListDto, description: 'One page of hives and how many match in all' })
   list(@Query() query: ListHivesQueryDto): HiveListDto {
     const { items, total } = this.catalog.list(query);
     return { items: items.map(toHiveDto), total };
   }
 
+  /** One hive, without its SSH secret. */
   @Get(':id')
+  @ApiHiveId()
+  @ApiOkResponse({ type: HiveDto })
+  @ApiNoSuchHive()
   get(@Param('id') id: string): HiveDto {
     return toHiveDto(this.catalog.getById(id));
   }
 
   /** Changes host, port, SSH settings, labels or the cordon flag. */
   @Patch(':id')
+  @ApiHiveId()
+  @ApiOkResponse({ type: HiveDto, description: 'The hive as changed' })
+  @ApiNoSuchHive()
+  @ApiProblemResponse(413, 'Request body larger than 1 MiB')
   async update(@Param('id') id: string, @Body() body: PatchHiveDto): Promise<HiveDto> {
     const hive = await this.catalog.update(id, {
       host: body.host,
@@ -66,8 +80,12 @@ export class HivesController {
     return toHiveDto(hive);
   }
 
+  /** Removes a hive from the catalog, with its SSH secret and token. */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiHiveId()
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiNoSuchHive()
   async remove(@Param('id') id: string): Promise<void> {
     await this.catalog.remove(id);
   }
@@ -75,6 +93,9 @@ export class HivesController {
   /** Issues a new heartbeat token; the old one stops working at once. */
   @Post(':id/token')
   @HttpCode(HttpStatus.OK)
+  @ApiHiveId()
+  @ApiOkResponse({ type: HiveTokenDto, description: 'The new token, shown this once' })
+  @ApiNoSuchHive()
   async rotateToken(@Param('id') id: string): Promise<HiveTokenDto> {
     return { heartbeat_token: await this.catalog.rotateToken(id) };
   }

@@ -45,6 +45,8 @@ export class ProblemFilter implements ExceptionFilter {
       body = problem(HttpStatus.INTERNAL_SERVER_ERROR, 'internal', 'the queen failed to handle this request');
     }
     if (response.headersSent) return;
+    // RFC 6750: a 401 names the scheme the client should use.
+    if (body.status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
     response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
   }
 }

@@ -9,12 +9,36 @@ import {
 } from '@nestjs/common';
 import { FieldError, ProblemException } from './problem';
 
+/** Constraints that say what kind of value a field takes; when one fails, the others say nothing useful. */
+const TYPE_CONSTRAINTS = [
+  'whitelistValidation',
+  'isDefined',
+  'isObject',
+  'nestedValidation',
+  'isString',
+  'isInt',
+  'isNumber',
+  'isBoolean',
+  'isArray',
+];
+
+/**
+ * The messages worth showing for one field. class-validator runs a field's
+ * decorators bottom-up, so "first failure" would report `"7835"` as "must not
+ * be greater than 65535": a failed type check is reported alone instead.
+ */
+export function constraintMessages(constraints: Record<string, string> | undefined): string[] {
+  if (!constraints) return [];
+  const typeCheck = TYPE_CONSTRAINTS.find((name) => name in constraints);
+  return typeCheck ? [constraints[typeCheck]] : Object.values(constraints);
+}
+
 /** Flattens nested class-validator errors into `{ field: 'ssh.port', message }` entries. */
 export function toFieldErrors(errors: ValidationError[], parent = ''): FieldError[] {
   const out: FieldError[] = [];
   for (const error of errors) {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    for (const message of Object.values(error.constraints ?? {})) {
+    for (const message of constraintMessages(error.constraints)) {
       // class-validator's whitelist message names the property already.
       out.push({ field, message: message.replace(/^property \S+ should not exist$/, 'is not a known field') });
     }
@@ -47,7 +71,8 @@ const baseOptions: ValidationPipeOptions = {
   transform: true,
   whitelist: true,
   forbidUnknownValues: true,
-  stopAtFirstError: true,
+  // All of a field's constraints run; constraintMessages picks what to report.
+  stopAtFirstError: false,
   validationError: { target: false, value: false },
   exceptionFactory: (errors) => validationProblem(toFieldErrors(errors)),
 };

@@ -1,5 +1,12 @@
-import { isFQDN, isIP, registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+import { isFQDN, isIP, registerDecorator, ValidateIf, ValidationArguments, ValidationOptions } from 'class-validator';
 import { Transform } from 'class-transformer';
+
+/**
+ * The field may be left out, but `null` is validated like any other value (and
+ * so refused by the type check). `@IsOptional()` skips `null` too, which lets
+ * `{ "port": null }` through to code that expects a number.
+ */
+export const OptionalNotNull = (): PropertyDecorator => ValidateIf((_object: object, value: unknown) => value !== undefined);
 
 /** An IP address or a DNS host name (RFC 1123; single labels such as `gpu-node-01` allowed). */
 export function IsHost(options?: ValidationOptions): PropertyDecorator {

@@ -12,6 +12,7 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { constraintMessages } from '../common/validation';
 
 /** Raised when the environment cannot start a queen; its message is one line naming the variable. */
 export class ConfigError extends Error {}
@@ -93,6 +94,21 @@ export class QueenConfig {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+/** Variables whose values must not reach stderr or the logs, even when they are wrong. */
+const SECRET_VARIABLES = new Set(['QUEEN_SECRET_KEY', 'QUEEN_API_TOKEN']);
+
+/**
+ * A bad value as the error message shows it: quoted and escaped so the message
+ * stays on one line, shortened, and without secrets (a URL's password included).
+ */
+function describeValue(name: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (SECRET_VARIABLES.has(name)) return `a value of ${value.length} characters, not shown`;
+  const redacted = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted;
+  return JSON.stringify(shown);
+}
+
 function parseDatabaseUrl(url: string | undefined, dataDir: string, cwd: string): DatabaseSettings {
   if (!url) return { type: 'sqlite', path: join(dataDir, 'queen.sqlite') };
   if (url.startsWith('postgres')) {
@@ -123,16 +139,16 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
   const errors = validateSync(vars, { skipMissingProperties: false });
   if (errors.length > 0) {
     const first = errors[0];
-    const message = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+    const message = constraintMessages(first.constraints)[0] ?? 'is invalid';
     const shown = message.startsWith(first.property) ? message : `${first.property} ${message}`;
-    throw new ConfigError(`invalid configuration: ${shown} (got "${raw[first.property]}")`);
+    throw new ConfigError(`invalid configuration: ${shown} (got ${describeValue(first.property, raw[first.property])})`);
   }
 
   const apiToken = vars.QUEEN_API_TOKEN ?? null;
   const host = vars.HOST ?? (apiToken ? '0.0.0.0' : '127.0.0.1');
   if (!apiToken && !LOOPBACK.has(host)) {
     throw new ConfigError(
-      `invalid configuration: HOST=${host} exposes the admin API; set QUEEN_API_TOKEN or listen on 127.0.0.1`,
+      `invalid configuration: HOST=${describeValue('HOST', host)} exposes the admin API; set QUEEN_API_TOKEN or listen on 127.0.0.1`,
     );
   }
   const heartbeatIntervalMs = vars.HEARTBEAT_INTERVAL_MS ?? 5000;

@@ -1,8 +1,9 @@
 import { Controller, Get, HttpStatus } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { ProblemException } from '../common/problem';
+import { ApiProblemResponse } from '../docs/problem-responses';
 
 @ApiTags('health')
 @Public()
@@ -22,7 +23,16 @@ export class HealthController {
 
   /** Ready to serve: the database answers within a second. */
   @Get('ready')
-  @HealthCheck()
+  // Documented here rather than by terminus: the 503 is problem JSON, not terminus' error shape.
+  @HealthCheck({ noCache: true, swaggerDocumentation: false })
+  @ApiOkResponse({
+    description: 'The database answers',
+    schema: {
+      type: 'object',
+      example: { status: 'ok', info: { database: { status: 'up' } }, error: {}, details: { database: { status: 'up' } } },
+    },
+  })
+  @ApiProblemResponse(503, 'The database is not reachable; `checks` says why')
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.database.pingCheck('database', { timeout: 1000 })]);

@@ -6,6 +6,31 @@ import type { QueenConfig } from '../config/queen-config';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+const decodeOrSelf = (text: string): string => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+};
+
+/**
+ * The URL as logged: `?access_token=` (GET /v1/events from a browser) carries
+ * the admin token, so its value is replaced, however the name is encoded.
+ */
+export function redactUrl(url: string | undefined): string | undefined {
+  const start = url?.indexOf('?') ?? -1;
+  if (url === undefined || start < 0) return url;
+  const query = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0];
+      return decodeOrSelf(name).trim() === 'access_token' ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start)}?${query.join('&')}`;
+}
+
 /** Routes that run every few seconds per hive or scraper: logged at debug, not info. */
 const CHATTY = /^\/(v1\/heartbeat|health\/|metrics)/;
 
@@ -38,7 +63,7 @@ export class LoggingModule {
               req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
                 id: req.id,
                 method: req.method,
-                url: req.url,
+                url: redactUrl(req.url),
                 remote: req.remoteAddress,
               }),
               res: (res: { statusCode: number }) => ({ status: res.statusCode }),

@@ -14,10 +14,7 @@ import {
 import { claimSameCapacity, computeResources, isOlderHeartbeat, offerSameCapacity } from './usage';
 
 /** Placeholder until the first computation; its empty validity window forces that computation. */
-const NOT_COMPUTED = freezeResources({
-  devices: [],
-  ram: { totalBytes: 0, usedBytes: 0, reservedBytes: 0, freeBytes: 0 },
-});
+const NOT_COMPUTED = freezeResources(computeResources(null, [], []));
 
 class HiveEntry implements HiveLiveView {
   online = false;
@@ -56,7 +53,7 @@ function isExpired(reservation: Reservation, now: number): boolean {
  * in the same tick cannot interleave with a heartbeat.
  *
  * Objects handed in (worker lists, capabilities) are kept as they are: do not mutate them
- * afterwards. Usage returned is shared with the cache: read it, never change it (its figures are frozen).
+ * afterwards. Usage returned is shared with the cache: read it, never change it.
  */
 @Injectable()
 export class HiveRegistry {
@@ -313,8 +310,8 @@ export class HiveRegistry {
 }
 
 /**
- * Freezes the usage figures shared through the cache. The device list itself stays unfrozen:
- * V8 iterates frozen arrays several times slower, and placement scans 10,000 of them.
+ * Freezes the usage figures shared through the cache. The device list stays unfrozen (V8
+ * iterates frozen arrays several times slower) and typed arrays cannot be frozen.
  */
 function freezeResources(resources: AvailableResources): AvailableResources {
   for (const device of resources.devices) Object.freeze(device);

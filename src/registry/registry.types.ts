@@ -90,7 +90,13 @@ export interface DeviceUsage extends CapacityUsage {
 }
 
 export interface AvailableResources {
+  /** Sorted by backend, then index. */
   devices: DeviceUsage[];
+  /**
+   * `freeBytes` of each entry of `devices`, in the same order, packed: placement reads every
+   * device of the fleet per decision, and one heap object per device made that scan 2–3× slower.
+   */
+  deviceFreeBytes: Float64Array;
   ram: CapacityUsage;
 }
 
@@ -136,6 +142,8 @@ export interface HiveRuntimeView {
 export interface HiveLiveView {
   readonly hiveId: string;
   readonly online: boolean;
+  /** Queen receive time of the last applied heartbeat; null when none since the queen started. */
+  readonly lastHeartbeatAt: number | null;
   readonly capabilities: HiveCapabilities | null;
   /** Usage as of the `now` given to the call that produced this view. Shared with the cache: read only. */
   readonly resources: AvailableResources;

@@ -55,7 +55,8 @@ type DeviceRow = [string, number, number, number, number];
 type RamRow = [number, number, number, number];
 
 function summarise(capabilities: HiveCapabilities | null, workers: WorkerReport[], reservations: Reservation[] = []) {
-  const { devices, ram } = computeResources(capabilities, workers, reservations);
+  const { devices, deviceFreeBytes, ram } = computeResources(capabilities, workers, reservations);
+  expect([...deviceFreeBytes]).toEqual(devices.map((d) => d.freeBytes));
   return {
     devices: devices.map((d): DeviceRow => [
       d.device,

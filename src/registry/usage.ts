@@ -76,15 +76,15 @@ export function computeResources(
   for (const usage of devices) settleFree(usage);
   settleFree(ram);
   devices.sort(compareDevices);
-  return { devices, ram };
+  return { devices, deviceFreeBytes: Float64Array.from(devices, (usage) => usage.freeBytes), ram };
 }
 
 function settleFree(usage: CapacityUsage): void {
   usage.freeBytes = Math.max(0, usage.totalBytes - usage.usedBytes - usage.reservedBytes);
 }
 
-/** Backend, then index: the order devices are listed and tie-broken in. */
-export function compareDevices(a: DeviceUsage, b: DeviceUsage): number {
+/** Backend, then index: the order devices are listed in, which placement relies on to break ties. */
+function compareDevices(a: DeviceUsage, b: DeviceUsage): number {
   if (a.backend !== b.backend) return a.backend < b.backend ? -1 : 1;
   return a.deviceId - b.deviceId;
 }

@@ -13,8 +13,12 @@ const GiB = 2 ** 30;
 /** A GPU as [backend, index, total GiB, free GiB]. */
 type Gpu = [GpuBackend, number, number, number];
 
+/** Usage as `computeResources` lays it out: devices sorted by backend then index, free bytes packed alongside. */
 function resources(gpus: Gpu[], ramTotalGiB: number, ramFreeGiB: number): AvailableResources {
-  const devices = gpus.map(
+  const sorted = [...gpus].sort(([backendA, indexA], [backendB, indexB]) =>
+    backendA === backendB ? indexA - indexB : backendA < backendB ? -1 : 1,
+  );
+  const devices = sorted.map(
     ([backend, index, total, free]): DeviceUsage => ({
       device: `${backend}:${index}`,
       backend,
@@ -31,7 +35,7 @@ function resources(gpus: Gpu[], ramTotalGiB: number, ramFreeGiB: number): Availa
     reservedBytes: 0,
     freeBytes: ramFreeGiB * GiB,
   };
-  return { devices, ram };
+  return { devices, deviceFreeBytes: Float64Array.from(devices, (device) => device.freeBytes), ram };
 }
 
 /** A schedulable hive (online, uncordoned, known capabilities, 64 GiB RAM free) unless overridden. */
@@ -59,7 +63,12 @@ function outcome(result: PlacementResult): string | Record<string, RejectionReas
 describe('choosePlacement', () => {
   describe('fit', () => {
     it.each<[string, Partial<PlacementRequest>, PlacementCandidate[], string | Record<string, RejectionReason>]>([
-      ['one GPU with enough free VRAM', { vramBytes: 12 * GiB }, [hive('a', [['cuda', 0, 24, 12], ['cuda', 1, 24, 12]])], 'a cuda:0'],
+      [
+        'one GPU with enough free VRAM',
+        { vramBytes: 12 * GiB },
+        [hive('a', [['cuda', 0, 24, 12], ['cuda', 1, 24, 12]])],
+        'a cuda:0',
+      ],
       [
         'only the sum of two GPUs would fit: refused',
         { vramBytes: 20 * GiB },
@@ -125,6 +134,7 @@ describe('choosePlacement', () => {
 
     it.each<[string, Partial<PlacementRequest>, string | Record<string, RejectionReason>]>([
       ['metal only on metal GPUs', { backend: 'metal', strategy: 'spread' }, 'apple metal:0'],
+      ['metal binpack skips the tighter cuda GPU of a mixed hive', { backend: 'metal' }, 'both metal:0'],
       ['cuda only on cuda GPUs', { backend: 'cuda', strategy: 'spread' }, 'nvidia cuda:0'],
       ['cuda binpack picks the cuda GPU of a mixed hive', { backend: 'cuda' }, 'both cuda:0'],
       ['no backend: any GPU, binpack', {}, 'both cuda:0'],
@@ -176,7 +186,8 @@ describe('choosePlacement', () => {
         hive('no-caps', gpu, { hasCapabilities: false, labels: { zone: 'b' } }),
         hive('wrong-zone', [['cuda', 0, 24, 0]], { labels: { zone: 'b', tier: 'gold' } }),
         hive('no-zone', gpu, { labels: { tier: 'gold' } }),
-        hive('no-vram', [['cuda', 0, 24, 4]], { labels: { zone: 'a', tier: 'gold' }, resources: resources([['cuda', 0, 24, 4]], 64, 0) }),
+        // No RAM free either: VRAM is checked first.
+        hive('no-vram', [], { labels: { zone: 'a', tier: 'gold' }, resources: resources([['cuda', 0, 24, 4]], 64, 0) }),
         hive('no-ram', gpu, { labels: { zone: 'a', tier: 'gold' }, resources: resources(gpu, 64, 1) }),
       ];
 

@@ -2,10 +2,10 @@
  * Placement: which hive and device a new worker should go to. Pure: no Nest, no I/O, no clock.
  *
  * Runs over the whole fleet (10,000 hives × 8 GPUs) on every request, so it makes one pass over
- * the candidates, keeps only the best few, and allocates only for options entering that top few.
+ * the candidates, keeps only the best few, allocates only for options entering that top few, and
+ * reads free VRAM from the packed `deviceFreeBytes` rather than from one object per device.
  */
-import { compareDevices } from '../registry/usage';
-import { AvailableResources, DeviceUsage, GpuBackend, WorkerBackend } from '../registry/registry.types';
+import { AvailableResources, GpuBackend, WorkerBackend } from '../registry/registry.types';
 
 export type PlacementStrategy = 'binpack' | 'spread';
 
@@ -37,7 +37,8 @@ export interface PlacementRequest {
 
 /**
  * One hive as the scheduler sees it. Placement reads a candidate only while iterating and keeps
- * nothing of it, so the scheduler may yield one reused object.
+ * nothing of it, so the scheduler may yield one reused object. `resources` must be as
+ * `computeResources` builds them: devices sorted, `deviceFreeBytes` in step with them.
  */
 export interface PlacementCandidate {
   hiveId: string;
@@ -55,7 +56,7 @@ export interface Placement {
   backend: WorkerBackend;
   /** GPU index; null for a CPU worker. */
   deviceId: number | null;
-  /** In [0, 1], higher is better: how well the choice matches the strategy (VRAM of the device, or host RAM for CPU). */
+  /** In [0, 1], higher is better: how well the choice suits the strategy (device VRAM, or host RAM for CPU). */
   score: number;
 }
 
@@ -128,33 +129,37 @@ export function rankPlacements(
       continue;
     }
 
-    const { devices, ram } = candidate.resources;
-    let chosenDevice: DeviceUsage | undefined;
+    const { resources } = candidate;
+    let deviceIndex = NO_DEVICE;
     if (needsGpu) {
-      chosenDevice = bestFittingDevice(devices, request.vramBytes, gpuBackend, spread);
-      if (chosenDevice === undefined) {
+      deviceIndex = bestFittingDevice(resources, request.vramBytes, gpuBackend, spread);
+      if (deviceIndex === NO_DEVICE) {
         reject(candidate.hiveId, 'insufficient_vram');
         continue;
       }
     }
-    if (ram.freeBytes < request.ramBytes) {
+    const ramFreeBytes = resources.ram.freeBytes;
+    if (ramFreeBytes < request.ramBytes) {
       reject(candidate.hiveId, 'insufficient_ram');
       continue;
     }
 
     const freeAfterBytes =
-      chosenDevice === undefined ? ram.freeBytes - request.ramBytes : chosenDevice.freeBytes - request.vramBytes;
+      deviceIndex === NO_DEVICE
+        ? ramFreeBytes - request.ramBytes
+        : resources.deviceFreeBytes[deviceIndex] - request.vramBytes;
     if (ranked.length === limit && !ranksBefore(freeAfterBytes, candidate.hiveId, ranked[limit - 1])) continue;
 
     let position = ranked.length;
     while (position > 0 && ranksBefore(freeAfterBytes, candidate.hiveId, ranked[position - 1])) position--;
+    const device = deviceIndex === NO_DEVICE ? undefined : resources.devices[deviceIndex];
     ranked.splice(position, 0, {
       hiveId: candidate.hiveId,
-      device: chosenDevice?.device ?? 'cpu',
-      backend: chosenDevice?.backend ?? 'cpu',
-      deviceId: chosenDevice?.deviceId ?? null,
+      device: device?.device ?? 'cpu',
+      backend: device?.backend ?? 'cpu',
+      deviceId: device?.deviceId ?? null,
       freeAfterBytes,
-      totalBytes: chosenDevice?.totalBytes ?? ram.totalBytes,
+      totalBytes: device?.totalBytes ?? resources.ram.totalBytes,
     });
     if (ranked.length > limit) ranked.pop();
   }
@@ -181,26 +186,27 @@ function admissionRejection(
   return null;
 }
 
+const NO_DEVICE = -1;
+
 /**
- * The device of a matching backend that alone has `vramBytes` free and suits the strategy best.
- * One device, never the sum: a model's weights cannot be split across GPUs here.
+ * Index of the device of a matching backend that alone has `vramBytes` free and suits the
+ * strategy best, or NO_DEVICE. One device, never the sum: weights are not split across GPUs.
  */
 function bestFittingDevice(
-  devices: readonly DeviceUsage[],
+  resources: AvailableResources,
   vramBytes: number,
   backend: GpuBackend | undefined,
   spread: boolean,
-): DeviceUsage | undefined {
-  let best: DeviceUsage | undefined;
-  for (const device of devices) {
-    if (device.freeBytes < vramBytes || (backend !== undefined && device.backend !== backend)) continue;
-    if (
-      best === undefined ||
-      (spread ? device.freeBytes > best.freeBytes : device.freeBytes < best.freeBytes) ||
-      (device.freeBytes === best.freeBytes && compareDevices(device, best) < 0)
-    ) {
-      best = device;
-    }
+): number {
+  const freeBytes = resources.deviceFreeBytes;
+  let best = NO_DEVICE;
+  for (let i = 0; i < freeBytes.length; i++) {
+    if (freeBytes[i] < vramBytes) continue;
+    // Devices are sorted, so keeping the earlier one on a tie keeps the lower device.
+    if (best !== NO_DEVICE && (spread ? freeBytes[i] <= freeBytes[best] : freeBytes[i] >= freeBytes[best])) continue;
+    // Last, so a device object is read only for a device that would win.
+    if (backend !== undefined && resources.devices[i].backend !== backend) continue;
+    best = i;
   }
   return best;
 }

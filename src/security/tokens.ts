@@ -20,8 +20,15 @@ export function secretsEqual(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** Compares two hex digests of equal length in constant time. */
+const HEX_DIGEST = /^(?:[0-9a-f]{2})+$/i;
+
+/**
+ * Compares two hex digests in constant time. Anything that is not a whole hex
+ * digest is unequal to everything: `Buffer.from(x, 'hex')` stops at the first
+ * bad character, so "ab" and "abzz" (or "" and "") would otherwise match.
+ */
 export function digestsEqual(a: string, b: string): boolean {
+  if (!HEX_DIGEST.test(a) || !HEX_DIGEST.test(b)) return false;
   const left = Buffer.from(a, 'hex');
   const right = Buffer.from(b, 'hex');
   return left.length === right.length && timingSafeEqual(left, right);

@@ -66,9 +66,12 @@ export class TestQueen {
     return this.app.get(SqlStatementCounter).statements;
   }
 
-  /** Closes the app; the database survives (see {@link destroy}). */
-  async close(): Promise<void> {
-    await this.app.close();
+  private closed: Promise<void> | null = null;
+
+  /** Closes the app (once, however often called); the database survives (see {@link destroy}). */
+  close(): Promise<void> {
+    this.closed ??= this.app.close();
+    return this.closed;
   }
 
   /** Closes the app and drops what it created. */

@@ -1,9 +1,10 @@
-import { PartialType } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsObject,
   IsOptional,
   IsString,
   Matches,
@@ -14,9 +15,15 @@ import {
   NotEquals,
   ValidateNested,
 } from 'class-validator';
-import { ExclusiveWith, IsHost, IsLabelMap, QueryInt } from '../../common/validators';
+import { ExclusiveWith, IsHost, IsLabelMap, OptionalNotNull, QueryInt } from '../../common/validators';
 import type { CatalogHive } from '../catalog.types';
 import { HIVE_STATUSES, HiveStatus } from '../hive.entity';
+
+// Patterns are written out in each decorator: the Swagger plugin copies
+// literals into the OpenAPI `pattern`, not constants.
+// Optional fields use OptionalNotNull, not IsOptional: `{ "port": null }` is
+// refused rather than passed on to the catalog. The one meaningful null is
+// PATCH `ssh: null` (remove the SSH settings).
 
 export class CreateSshSettingsDto {
   /**
@@ -31,7 +38,7 @@ export class CreateSshSettingsDto {
    * SSH port.
    * @example 22
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(65535)
@@ -41,22 +48,66 @@ export class CreateSshSettingsDto {
    * PEM private key. Stored encrypted, never returned.
    * @example "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----"
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @MaxLength(16384)
   @Matches(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, { message: 'private_key must be a PEM private key' })
   @ExclusiveWith('password')
   private_key?: string;
 
-  /** SSH password, when no key is used. Stored encrypted, never returned. */
-  @IsOptional()
+  /**
+   * SSH password, when no key is used. Stored encrypted, never returned.
+   * @example "correct horse battery staple"
+   */
+  @OptionalNotNull()
   @IsString()
   @MinLength(1)
   @MaxLength(1024)
   password?: string;
 }
 
-export class PatchSshSettingsDto extends PartialType(CreateSshSettingsDto) {}
+/** Like {@link CreateSshSettingsDto}, every field optional: given fields replace the stored ones. */
+export class PatchSshSettingsDto {
+  /**
+   * Login user on the hive machine.
+   * @example "rbee"
+   */
+  @OptionalNotNull()
+  @IsString()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { message: 'user must be a valid login name' })
+  user?: string;
+
+  /**
+   * SSH port.
+   * @example 22
+   */
+  @OptionalNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  port?: number;
+
+  /**
+   * PEM private key; replaces a stored key or password. Stored encrypted, never returned.
+   * @example "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----"
+   */
+  @OptionalNotNull()
+  @IsString()
+  @MaxLength(16384)
+  @Matches(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, { message: 'private_key must be a PEM private key' })
+  @ExclusiveWith('password')
+  private_key?: string;
+
+  /**
+   * SSH password; replaces a stored key or password. Stored encrypted, never returned.
+   * @example "correct horse battery staple"
+   */
+  @OptionalNotNull()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(1024)
+  password?: string;
+}
 
 export class CreateHiveDto {
   /**
@@ -87,7 +138,9 @@ export class CreateHiveDto {
   @Max(65535)
   port: number;
 
-  @IsOptional()
+  /** How the queen logs in to the hive machine. */
+  @OptionalNotNull()
+  @IsObject()
   @ValidateNested()
   @Type(() => CreateSshSettingsDto)
   ssh?: CreateSshSettingsDto;
@@ -96,20 +149,20 @@ export class CreateHiveDto {
    * Free-form labels, matched by placements.
    * @example { "zone": "a" }
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsLabelMap()
   labels?: Record<string, string>;
 }
 
 export class PatchHiveDto {
   /** @example "10.0.0.6" */
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @IsHost()
   host?: string;
 
   /** @example 7835 */
-  @IsOptional()
+  @OptionalNotNull()
   @IsInt()
   @Min(1)
   @Max(65535)
@@ -117,6 +170,7 @@ export class PatchHiveDto {
 
   /** New SSH settings, merged into the stored ones; `null` removes them and their secret. */
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => PatchSshSettingsDto)
   ssh?: PatchSshSettingsDto | null;
@@ -125,22 +179,30 @@ export class PatchHiveDto {
    * Replaces all labels.
    * @example { "zone": "b" }
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsLabelMap()
   labels?: Record<string, string>;
 
-  /** A cordoned hive keeps its workers but gets no new placements. */
-  @IsOptional()
+  /**
+   * A cordoned hive keeps its workers but gets no new placements.
+   * @example true
+   */
+  @OptionalNotNull()
   @IsBoolean()
   cordoned?: boolean;
 }
 
 export class ListHivesQueryDto {
+  /**
+   * Only hives with this status.
+   * @example "online"
+   */
   @IsOptional()
   @IsIn([...HIVE_STATUSES])
   status?: HiveStatus;
 
   /** Page size, 1–500. */
+  @ApiPropertyOptional({ example: 50 })
   @IsOptional()
   @QueryInt()
   @IsInt()
@@ -148,6 +210,8 @@ export class ListHivesQueryDto {
   @Max(500)
   limit: number = 50;
 
+  /** Hives to skip, in id order. */
+  @ApiPropertyOptional({ example: 0 })
   @IsOptional()
   @QueryInt()
   @IsInt()
@@ -160,7 +224,10 @@ export class HiveSshDto {
   user: string | null;
   /** @example 22 */
   port: number | null;
-  /** Whether a key or password is stored; the secret itself is never returned. */
+  /**
+   * Whether a key or password is stored; the secret itself is never returned.
+   * @example true
+   */
   credentials_set: boolean;
 }
 
@@ -190,14 +257,17 @@ export class HiveDto {
   host: string;
   /** @example 7835 */
   port: number;
+  /** SSH settings without the secret; null when none are stored. */
   ssh: HiveSshDto | null;
   /** @example { "zone": "a" } */
   labels: Record<string, string>;
+  /** @example false */
   cordoned: boolean;
   /** @example "online" */
   status: HiveStatus;
   /** @example "2026-11-27T10:00:00.000Z" */
   last_heartbeat_at: string | null;
+  /** Devices reported by the hive or detected by the queen; null until known. */
   capabilities: CapabilitiesDto | null;
   /** @example "2026-11-27T09:00:00.000Z" */
   created_at: string;

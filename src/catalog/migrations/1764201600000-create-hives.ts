@@ -5,7 +5,10 @@ export class CreateHives1764201600000 implements MigrationInterface {
   name = 'CreateHives1764201600000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const timestamp = queryRunner.connection.driver.normalizeType({ type: Date });
+    // PostgreSQL keeps the instant (timestamptz), whatever the server's or the queen's time zone;
+    // SQLite has no such type and TypeORM stores UTC text in its `datetime`.
+    const driver = queryRunner.connection.driver;
+    const timestamp = driver.options.type === 'postgres' ? 'timestamptz' : driver.normalizeType({ type: Date });
     await queryRunner.createTable(
       new Table({
         name: 'hives',
