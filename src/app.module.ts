@@ -8,6 +8,7 @@ import { ProblemFilter } from './common/problem.filter';
 import { QueenValidationPipe } from './common/validation';
 import { QueenConfigModule } from './config/config.module';
 import { QueenConfig } from './config/queen-config';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { DatabaseModule } from './database/database.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
@@ -39,6 +40,7 @@ export class AppModule {
         CatalogModule,
         SchedulingModule,
         HealthModule,
+        DashboardModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: QueenValidationPipe },
