@@ -66,6 +66,13 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
     void this.writePrompt();
   }
 
+  /** Drops what is pending for a hive deleted from the catalog, so a hive registered later under its id does not inherit it. */
+  forget(hiveId: string): void {
+    this.heartbeatTimes.delete(hiveId);
+    this.statuses.delete(hiveId);
+    this.capabilities.delete(hiveId);
+  }
+
   /** Writes everything pending: prompt changes, then the coalesced heartbeat times. */
   async flush(): Promise<void> {
     await this.writePrompt();

@@ -7,10 +7,9 @@ import { validationProblem } from '../common/validation';
 import { QueenConfig } from '../config/queen-config';
 import { FleetEvents } from '../events/fleet-events';
 import { HiveRegistry } from '../registry/hive-registry';
-import { offerSameCapacity } from '../registry/usage';
 import { CatalogWriteBehind } from './catalog-write-behind';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
-import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
+import { firstDuplicateWorker, sameCapabilities, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
 export type HeartbeatResult = 'applied' | 'stale' | 'unauthorized' | 'forbidden' | 'unknown_hive' | 'invalid';
 
@@ -35,7 +34,11 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
   /** A hive deleted from the catalog leaves the registry too, workers and reservations included. */
   onModuleInit(): void {
     this.removals = this.events.stream.subscribe((event) => {
-      if (event.type === 'hive.removed') this.registry.removeHive(String(event.data.hive_id));
+      if (event.type !== 'hive.removed') return;
+      const hiveId = String(event.data.hive_id);
+      this.registry.removeHive(hiveId);
+      // Pending writes belong to the deleted hive, not to one registered later under its id.
+      this.writeBehind.forget(hiveId);
     });
   }
 
@@ -64,7 +67,8 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
 
     const at = new Date(receivedAt);
     this.writeBehind.noteHeartbeat(hiveId, at);
-    if (capabilities && !offerSameCapacity(known, capabilities)) {
+    // Every change is stored (a new GPU name or core count too), not only changes of capacity.
+    if (capabilities && !sameCapabilities(known, capabilities)) {
       this.registry.setCapabilities(hiveId, capabilities);
       this.writeBehind.noteCapabilities(hiveId, capabilities);
       this.events.publish('hive.capabilities', receivedAt, { hive_id: hiveId });

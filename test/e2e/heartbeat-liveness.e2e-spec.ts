@@ -1,0 +1,322 @@
+/**
+ * Liveness on the queen's clock, the start-up grace, and restarts, end to end
+ * on SQLite. Time only moves through the ManualClock; sweeps and flushes are
+ * driven explicitly (the background flush is ten minutes away; a background
+ * sweep reads the same ManualClock, so it can only repeat what an explicit
+ * sweep at the same time decides).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Response } from 'supertest';
+import { ManualClock } from '../../src/clock/clock';
+import { FleetEvent, FleetEvents } from '../../src/events/fleet-events';
+import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
+import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
+import { createScratchDatabase, ScratchDatabase } from '../support/databases';
+import { TestQueen } from '../support/queen';
+
+const GiB = 2 ** 30;
+const TIMEOUT_MS = 15_000;
+const ENV = {
+  CATALOG_FLUSH_MS: '600000',
+  HEARTBEAT_INTERVAL_MS: '5000',
+  HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
+  LIVENESS_SWEEP_MS: '1000',
+};
+
+interface Hive {
+  id: string;
+  token: string;
+}
+
+type Body = Record<string, unknown>;
+
+async function registerHive(queen: TestQueen, id: string): Promise<Hive> {
+  const res = await queen.http().post('/v1/hives').send({ id, host: '127.0.0.1', port: 1, labels: { rack: 'r1' } });
+  expect(res.status).toBe(201);
+  return { id, token: res.body.heartbeat_token as string };
+}
+
+function iso(queen: TestQueen, offsetMs = 0): string {
+  return new Date(queen.clock.now() + offsetMs).toISOString();
+}
+
+/** A heartbeat that must be acknowledged (200). */
+async function beat(queen: TestQueen, hive: Hive, body: Body = {}): Promise<Response> {
+  const res = await queen
+    .http()
+    .post('/v1/heartbeat')
+    .set('Authorization', `Bearer ${hive.token}`)
+    .send({ hive_id: hive.id, timestamp: iso(queen), workers: [], ...body });
+  expect(res.status).toBe(200);
+  return res;
+}
+
+async function liveState(queen: TestQueen, id: string): Promise<Body> {
+  const res = await queen.http().get(`/v1/hives/${id}/state`);
+  expect(res.status).toBe(200);
+  return res.body as Body;
+}
+
+async function catalogHive(queen: TestQueen, id: string): Promise<Body> {
+  const res = await queen.http().get(`/v1/hives/${id}`);
+  expect(res.status).toBe(200);
+  return res.body as Body;
+}
+
+async function activeHives(queen: TestQueen): Promise<string[]> {
+  const res = await queen.http().get('/v1/hives/active');
+  expect(res.status).toBe(200);
+  return res.body as string[];
+}
+
+/** Moves the clock and sweeps in one synchronous step, so no background sweep runs in between. */
+function advanceAndSweep(queen: TestQueen, ms: number): string[] {
+  queen.clock.advance(ms);
+  return [...queen.get(LivenessSweeper).sweep()].sort();
+}
+
+/**
+ * A database and data dir that outlive one queen, for restarts. Each queen on
+ * them is closed exactly once; the files are dropped at the end.
+ */
+async function persistentPlace(): Promise<{ place: { databaseUrl: string; dataDir: string }; drop: () => Promise<void> }> {
+  const database: ScratchDatabase = await createScratchDatabase('sqlite');
+  const dataDir = mkdtempSync(join(tmpdir(), 'queen-data-'));
+  return {
+    place: { databaseUrl: database.url, dataDir },
+    drop: async () => {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Events published from now until the queen closes. */
+function recordEvents(queen: TestQueen): FleetEvent[] {
+  const events: FleetEvent[] = [];
+  queen.get(FleetEvents).stream.subscribe((event) => events.push(event));
+  return events;
+}
+
+const CAPABILITIES = {
+  cpu_cores: 32,
+  ram_bytes: 128 * GiB,
+  gpus: [
+    { index: 0, name: 'RTX 4090', vram_bytes: 24 * GiB, backend: 'cuda' },
+    { index: 1, name: 'RTX 4090', vram_bytes: 24 * GiB, backend: 'cuda' },
+  ],
+};
+const WORKERS = [
+  { worker_id: 'w-0', state: 'Idle', backend: 'cuda', device_id: 0, vram_bytes: 8 * GiB, ram_bytes: 2 * GiB, model_id: 'llama-3-8b' },
+  { worker_id: 'w-1', state: 'Busy', backend: 'cuda', device_id: 1, vram_bytes: 12 * GiB, ram_bytes: 3 * GiB, model_id: 'qwen-14b' },
+  { worker_id: 'w-cpu', state: 'Idle', backend: 'cpu', ram_bytes: 4 * GiB, model_id: 'phi-3-mini' },
+];
+
+describe('heartbeat liveness (SQLite)', () => {
+  let queen: TestQueen;
+  let writeBehind: CatalogWriteBehind;
+
+  beforeAll(async () => {
+    queen = await TestQueen.start({ database: 'sqlite', env: ENV });
+    writeBehind = queen.get(CatalogWriteBehind);
+  });
+
+  afterAll(async () => {
+    await queen?.destroy();
+  });
+
+  it('marks a silent hive offline after HEARTBEAT_TIMEOUT_MS and online again on its next beat', async () => {
+    const events = recordEvents(queen);
+    const hive = await registerHive(queen, 'live-1');
+    const firstBeatAt = iso(queen);
+    await beat(queen, hive, { sequence: 1, workers: WORKERS, capabilities: CAPABILITIES });
+    await writeBehind.flush();
+    expect(await liveState(queen, hive.id)).toMatchObject({ online: true, last_heartbeat_at: firstBeatAt });
+    expect(await activeHives(queen)).toEqual([hive.id]);
+    expect(await catalogHive(queen, hive.id)).toMatchObject({ status: 'online', last_heartbeat_at: firstBeatAt });
+
+    // Silent for exactly the timeout: still online.
+    expect(advanceAndSweep(queen, TIMEOUT_MS)).toEqual([]);
+    expect(await liveState(queen, hive.id)).toMatchObject({ online: true });
+    expect(await activeHives(queen)).toEqual([hive.id]);
+
+    // One millisecond more: offline, once.
+    expect(advanceAndSweep(queen, 1)).toEqual([hive.id]);
+    expect(advanceAndSweep(queen, 1000)).toEqual([]);
+    const offline = await liveState(queen, hive.id);
+    expect(offline).toMatchObject({ online: false, last_heartbeat_at: firstBeatAt });
+    expect(await activeHives(queen)).toEqual([]);
+    await writeBehind.flush();
+    expect(await catalogHive(queen, hive.id)).toMatchObject({ status: 'offline', last_heartbeat_at: firstBeatAt });
+    expect((await queen.http().get('/v1/hives?status=offline')).body.items.map((item: Body) => item.id)).toEqual([hive.id]);
+
+    // Back: online in the registry at once, in the catalog after the (prompt) status write.
+    queen.clock.advance(60_000);
+    const backAt = iso(queen);
+    const ack = await beat(queen, hive, { sequence: 2, workers: WORKERS.slice(0, 1) });
+    expect(ack.body).toMatchObject({ applied: true, capabilities_required: false });
+    expect(await liveState(queen, hive.id)).toMatchObject({
+      online: true,
+      last_heartbeat_at: backAt,
+      workers: [{ worker_id: 'w-0' }],
+    });
+    expect(await activeHives(queen)).toEqual([hive.id]);
+    await writeBehind.flush();
+    expect(await catalogHive(queen, hive.id)).toMatchObject({ status: 'online', last_heartbeat_at: backAt });
+
+    const transitions = events.filter((event) => event.type === 'hive.online' || event.type === 'hive.offline');
+    expect(transitions.map((event) => event.type)).toEqual(['hive.online', 'hive.offline', 'hive.online']);
+  });
+
+  it('keeps liveness on the queen clock when the hive clock is an hour off (with sequences)', async () => {
+    const hour = 3_600_000;
+    const past = await registerHive(queen, 'skew-past');
+    const future = await registerHive(queen, 'skew-future');
+    queen.clock.advance(1000);
+    const beatAt = iso(queen);
+    expect((await beat(queen, past, { sequence: 1, timestamp: iso(queen, -hour) })).body.applied).toBe(true);
+    expect((await beat(queen, future, { sequence: 1, timestamp: iso(queen, hour) })).body.applied).toBe(true);
+    for (const hive of [past, future]) {
+      expect(await liveState(queen, hive.id)).toMatchObject({ online: true, last_heartbeat_at: beatAt });
+    }
+    expect(await activeHives(queen)).toEqual(expect.arrayContaining([past.id, future.id]));
+
+    // A timestamp an hour ahead does not keep a hive alive, nor one an hour behind make it look dead.
+    const swept = advanceAndSweep(queen, TIMEOUT_MS - 1);
+    expect(swept).not.toContain(past.id);
+    expect(swept).not.toContain(future.id);
+    expect(await activeHives(queen)).toEqual(expect.arrayContaining([past.id, future.id]));
+    const later = iso(queen);
+    expect((await beat(queen, past, { sequence: 2, timestamp: iso(queen, -hour) })).body.applied).toBe(true);
+    expect((await beat(queen, future, { sequence: 2, timestamp: iso(queen, -hour) })).body.applied).toBe(true);
+    expect(advanceAndSweep(queen, TIMEOUT_MS)).toEqual([]);
+    expect(advanceAndSweep(queen, 1)).toEqual([future.id, past.id].sort());
+    await writeBehind.flush();
+    for (const hive of [past, future]) {
+      expect(await catalogHive(queen, hive.id)).toMatchObject({ status: 'offline', last_heartbeat_at: later });
+    }
+  });
+});
+
+describe('start-up grace (SQLite)', () => {
+  it('marks no hive offline during the first timeout, then the catalog-online hives that never beat', async () => {
+    const { place, drop } = await persistentPlace();
+    const first = await TestQueen.start({ ...place, env: ENV });
+    const silent = await registerHive(first, 'grace-silent');
+    const returning = await registerHive(first, 'grace-returning');
+    const never = await registerHive(first, 'grace-never');
+    await beat(first, silent, { sequence: 1 });
+    await beat(first, returning, { sequence: 1 });
+    await first.get(CatalogWriteBehind).flush();
+    await first.close();
+
+    const clock = new ManualClock(first.clock.now() + 3_600_000);
+    const queen = await TestQueen.start({ ...place, env: ENV, clock });
+    const writeBehind = queen.get(CatalogWriteBehind);
+    try {
+      const events = recordEvents(queen);
+      expect(await catalogHive(queen, silent.id)).toMatchObject({ status: 'online' });
+      expect(await catalogHive(queen, returning.id)).toMatchObject({ status: 'online' });
+      expect(await catalogHive(queen, never.id)).toMatchObject({ status: 'unknown' });
+
+      // Inside the grace: the catalog says online, the registry is empty, and that is no hive's fault.
+      expect(advanceAndSweep(queen, 1000)).toEqual([]);
+      await beat(queen, returning, { sequence: 1 });
+      expect(advanceAndSweep(queen, TIMEOUT_MS - 1001)).toEqual([]); // one timeout minus 1 ms since the start
+      await writeBehind.flush();
+      expect(await catalogHive(queen, silent.id)).toMatchObject({ status: 'online' });
+      expect(await liveState(queen, silent.id)).toMatchObject({ online: false, last_heartbeat_at: null });
+
+      // Grace over: the one that never beat since the start goes offline; the other stays.
+      expect(advanceAndSweep(queen, 2)).toEqual([silent.id]); // one timeout plus 1 ms
+      expect(advanceAndSweep(queen, 1)).toEqual([]);
+      await writeBehind.flush();
+      expect(await catalogHive(queen, silent.id)).toMatchObject({ status: 'offline' });
+      expect(await catalogHive(queen, returning.id)).toMatchObject({ status: 'online' });
+      expect(await catalogHive(queen, never.id)).toMatchObject({ status: 'unknown' });
+      expect(events.filter((event) => event.type === 'hive.offline').map((event) => event.data.hive_id)).toEqual([silent.id]);
+
+      // And it comes back like any other hive.
+      await beat(queen, silent, { sequence: 1 });
+      await writeBehind.flush();
+      expect(await catalogHive(queen, silent.id)).toMatchObject({ status: 'online', last_heartbeat_at: iso(queen) });
+    } finally {
+      await queen.close();
+      await drop();
+    }
+  });
+});
+
+describe('restart (SQLite)', () => {
+  it('keeps the catalog, flushes at shutdown, and rebuilds live state from the next heartbeat', async () => {
+    const { place, drop } = await persistentPlace();
+    const first = await TestQueen.start({ ...place, env: ENV });
+    const hive = await registerHive(first, 'restart-1');
+    const patched = await first.http().patch(`/v1/hives/${hive.id}`).send({ cordoned: true, labels: { rack: 'r2' } });
+    expect(patched.status).toBe(200);
+    await beat(first, hive, { sequence: 1, capabilities: CAPABILITIES, workers: WORKERS });
+    await first.get(CatalogWriteBehind).flush();
+    // A last beat that only the shutdown flush writes.
+    first.clock.advance(4000);
+    const lastBeatAt = iso(first);
+    await beat(first, hive, { sequence: 2, workers: WORKERS });
+    expect(first.get(CatalogWriteBehind).pendingHeartbeats).toBe(1);
+    const before = await catalogHive(first, hive.id);
+    expect(before.last_heartbeat_at).not.toBe(lastBeatAt);
+    await first.close();
+
+    const clock = new ManualClock(first.clock.now() + 60_000);
+    const queen = await TestQueen.start({ ...place, env: ENV, clock });
+    try {
+      const after = await catalogHive(queen, hive.id);
+      expect(after).toEqual({ ...before, last_heartbeat_at: lastBeatAt });
+      expect(after).toMatchObject({
+        host: '127.0.0.1',
+        port: 1,
+        labels: { rack: 'r2' },
+        cordoned: true,
+        status: 'online',
+        capabilities: CAPABILITIES,
+      });
+
+      // Not heard from since the start: nothing live, capacity from the catalog.
+      expect(await liveState(queen, hive.id)).toEqual({
+        hive_id: hive.id,
+        online: false,
+        last_heartbeat_at: null,
+        workers: [],
+        devices: [
+          { device: 'cuda:0', total_bytes: 24 * GiB, used_bytes: 0, reserved_bytes: 0, free_bytes: 24 * GiB },
+          { device: 'cuda:1', total_bytes: 24 * GiB, used_bytes: 0, reserved_bytes: 0, free_bytes: 24 * GiB },
+        ],
+        ram: { total_bytes: 128 * GiB, used_bytes: 0, reserved_bytes: 0, free_bytes: 128 * GiB },
+      });
+      expect(await activeHives(queen)).toEqual([]);
+
+      // The same token, a sequence that restarted at 1, and no capabilities: the catalog's are used.
+      const ack = await beat(queen, hive, { sequence: 1, workers: WORKERS });
+      expect(ack.body).toEqual({ acknowledged: true, applied: true, next_heartbeat_ms: 5000, capabilities_required: false });
+      const state = await liveState(queen, hive.id);
+      expect(state).toEqual({
+        hive_id: hive.id,
+        online: true,
+        last_heartbeat_at: iso(queen),
+        workers: expect.any(Array),
+        devices: [
+          { device: 'cuda:0', total_bytes: 24 * GiB, used_bytes: 8 * GiB, reserved_bytes: 0, free_bytes: 16 * GiB },
+          { device: 'cuda:1', total_bytes: 24 * GiB, used_bytes: 12 * GiB, reserved_bytes: 0, free_bytes: 12 * GiB },
+        ],
+        ram: { total_bytes: 128 * GiB, used_bytes: 9 * GiB, reserved_bytes: 0, free_bytes: 119 * GiB },
+      });
+      expect((state.workers as Body[]).map((worker) => worker.worker_id)).toEqual(['w-0', 'w-1', 'w-cpu']);
+      expect(await activeHives(queen)).toEqual([hive.id]);
+      await queen.get(CatalogWriteBehind).flush();
+      expect(await catalogHive(queen, hive.id)).toMatchObject({ status: 'online', last_heartbeat_at: iso(queen) });
+    } finally {
+      await queen.close();
+      await drop();
+    }
+  });
+});
