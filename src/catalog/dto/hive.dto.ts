@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   IsBoolean,
@@ -66,8 +66,11 @@ export class CreateSshSettingsDto {
   password?: string;
 }
 
-/** Like {@link CreateSshSettingsDto}, every field optional: given fields replace the stored ones. */
-export class PatchSshSettingsDto {
+/**
+ * Like {@link CreateSshSettingsDto}, with `user` optional too: given fields replace
+ * the stored ones, and a new key or password replaces the stored secret.
+ */
+export class PatchSshSettingsDto extends OmitType(CreateSshSettingsDto, ['user'] as const) {
   /**
    * Login user on the hive machine.
    * @example "rbee"
@@ -76,37 +79,6 @@ export class PatchSshSettingsDto {
   @IsString()
   @Matches(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, { message: 'user must be a valid login name' })
   user?: string;
-
-  /**
-   * SSH port.
-   * @example 22
-   */
-  @OptionalNotNull()
-  @IsInt()
-  @Min(1)
-  @Max(65535)
-  port?: number;
-
-  /**
-   * PEM private key; replaces a stored key or password. Stored encrypted, never returned.
-   * @example "-----BEGIN OPENSSH PRIVATE KEY-----\n...\n-----END OPENSSH PRIVATE KEY-----"
-   */
-  @OptionalNotNull()
-  @IsString()
-  @MaxLength(16384)
-  @Matches(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/, { message: 'private_key must be a PEM private key' })
-  @ExclusiveWith('password')
-  private_key?: string;
-
-  /**
-   * SSH password; replaces a stored key or password. Stored encrypted, never returned.
-   * @example "correct horse battery staple"
-   */
-  @OptionalNotNull()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1024)
-  password?: string;
 }
 
 export class CreateHiveDto {
