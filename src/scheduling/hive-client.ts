@@ -34,7 +34,18 @@ export class HiveRequestError extends Error {
 /** rbee's `GET /v1/devices` answer. */
 interface RbeeDevices {
   cpu?: { cores?: unknown; ram_gb?: unknown };
-  gpus?: { id?: unknown; name?: unknown; vram_gb?: unknown }[];
+  gpus?: unknown;
+}
+
+/** The same bounds as capabilities sent in a heartbeat (HeartbeatCapabilitiesDto). */
+const MAX_CPU_CORES = 65536;
+const MAX_GPU_INDEX = 255;
+
+/** GiB as rbee reports them, in whole bytes; null unless a finite, non-negative size that fits a safe integer. */
+function gibToBytes(gb: unknown): number | null {
+  if (typeof gb !== 'number' || !Number.isFinite(gb) || gb < 0) return null;
+  const bytes = Math.round(gb * GIB);
+  return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
 /** Converts rbee's device report (GiB, `gpuN` ids) to capabilities in bytes; null when it is not one. */
@@ -42,20 +53,30 @@ export function capabilitiesFromRbeeDevices(body: unknown): HiveCapabilities | n
   const devices = body as RbeeDevices;
   if (typeof devices !== 'object' || devices === null || typeof devices.cpu !== 'object' || devices.cpu === null) return null;
   const { cores, ram_gb } = devices.cpu;
-  if (!Number.isInteger(cores) || typeof ram_gb !== 'number' || ram_gb < 0 || (cores as number) < 0) return null;
+  const ramBytes = gibToBytes(ram_gb);
+  if (!Number.isInteger(cores) || (cores as number) < 0 || (cores as number) > MAX_CPU_CORES || ramBytes === null) return null;
+  // Absent or null: a CPU-only hive. Anything else must be a list of GPU objects.
+  const reported = devices.gpus ?? [];
+  if (!Array.isArray(reported)) return null;
   const gpus: HiveCapabilities['gpus'] = [];
-  for (const gpu of devices.gpus ?? []) {
-    const index = typeof gpu.id === 'string' ? /^gpu(\d{1,3})$/.exec(gpu.id)?.[1] : undefined;
-    if (index === undefined || typeof gpu.vram_gb !== 'number' || gpu.vram_gb < 0) return null;
+  for (const gpu of reported as unknown[]) {
+    if (typeof gpu !== 'object' || gpu === null) return null;
+    const { id, name, vram_gb } = gpu as { id?: unknown; name?: unknown; vram_gb?: unknown };
+    const digits = typeof id === 'string' ? /^gpu(\d{1,3})$/.exec(id)?.[1] : undefined;
+    const index = Number(digits);
+    const vramBytes = gibToBytes(vram_gb);
+    if (digits === undefined || index > MAX_GPU_INDEX || vramBytes === null) return null;
+    // Two GPUs with one index would add up to one device of twice the size.
+    if (gpus.some((other) => other.index === index)) return null;
     gpus.push({
-      index: Number(index),
-      name: typeof gpu.name === 'string' ? gpu.name.slice(0, 128) : `gpu${index}`,
-      vramBytes: Math.round(gpu.vram_gb * GIB),
+      index,
+      name: typeof name === 'string' ? name.slice(0, 128) : `gpu${index}`,
+      vramBytes,
       backend: 'cuda',
     });
   }
   gpus.sort((a, b) => a.index - b.index);
-  return { cpuCores: cores as number, ramBytes: Math.round(ram_gb * GIB), gpus };
+  return { cpuCores: cores as number, ramBytes, gpus };
 }
 
 /**
@@ -147,11 +168,15 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }): P
 
 function toHiveRequestError(error: unknown, what: string): HiveRequestError {
   if (error instanceof HiveRequestError) return error;
+  // AbortSignal.timeout() rejects with a DOMException, which is not `instanceof Error`
+  // in every realm (Jest's VM contexts): go by its name and message, not its class.
+  const { name, message } = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown };
   const timedOut =
     error instanceof errors.HeadersTimeoutError ||
     error instanceof errors.BodyTimeoutError ||
     error instanceof errors.ConnectTimeoutError ||
-    (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError'));
-  const reason = error instanceof Error ? error.message : String(error);
+    name === 'TimeoutError' ||
+    name === 'AbortError';
+  const reason = typeof message === 'string' ? message : String(error);
   return timedOut ? new HiveRequestError('timeout', `${what} timed out`) : new HiveRequestError('unreachable', `${what} failed: ${reason}`);
 }

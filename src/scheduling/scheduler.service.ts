@@ -185,13 +185,16 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
   /** Every catalog hive (or the pinned one) joined with its live view; a pin to an unknown hive is a 404. */
   private *candidates(request: PlacementRequest, exclude: { has(hiveId: string): boolean }): Generator<PlacementCandidate> {
     const now = this.clock.now();
+    const timeoutMs = this.config.heartbeatTimeoutMs;
     if (request.hiveId && !this.catalog.findById(request.hiveId)) throw notFound('hive', request.hiveId);
     for (const hive of this.catalog.placementView()) {
       if (exclude.has(hive.id) || (request.hiveId && hive.id !== request.hiveId)) continue;
       const live = this.registry.liveView(hive.id, now);
       yield {
         hiveId: hive.id,
-        online: live?.online ?? false,
+        // The sweeper flips `online` only every LIVENESS_SWEEP_MS; a hive silent for longer
+        // than the timeout is offline now, as GET /v1/hives/{id}/state already says.
+        online: live !== undefined && live.online && live.lastHeartbeatAt !== null && now - live.lastHeartbeatAt <= timeoutMs,
         cordoned: hive.cordoned,
         labels: hive.labels,
         hasCapabilities: (live?.capabilities ?? hive.capabilities) !== null,

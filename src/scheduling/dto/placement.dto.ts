@@ -1,9 +1,13 @@
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { IsLabelMap } from '../../common/validators';
+import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsLabelMap, OptionalNotNull } from '../../common/validators';
 import { ProblemDto } from '../../common/problem.dto';
 import type { RejectionReason } from '../placement';
 
-/** What a new worker needs; the body of POST /v1/placements and POST /v1/workers. */
+/**
+ * What a new worker needs; the body of POST /v1/placements and POST /v1/workers.
+ * Optional fields may be left out but not set to null (OptionalNotNull): a null
+ * backend or hive_id would otherwise reach placement and match no hive.
+ */
 export class PlacementRequestDto {
   /** @example "llama-3-8b" */
   @IsString()
@@ -24,7 +28,7 @@ export class PlacementRequestDto {
    * Host RAM the worker needs.
    * @example 2147483648
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsInt()
   @Min(0)
   @Max(Number.MAX_SAFE_INTEGER)
@@ -34,7 +38,7 @@ export class PlacementRequestDto {
    * `cuda` or `metal` for that GPU backend only, `cpu` for RAM only; absent: any GPU.
    * @example "cuda"
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsIn(['cuda', 'metal', 'cpu'])
   backend?: 'cuda' | 'metal' | 'cpu';
 
@@ -42,7 +46,7 @@ export class PlacementRequestDto {
    * `binpack` fills the fullest GPU that fits; `spread` the emptiest.
    * @example "binpack"
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsIn(['binpack', 'spread'])
   strategy?: 'binpack' | 'spread';
 
@@ -50,7 +54,7 @@ export class PlacementRequestDto {
    * Only consider this hive.
    * @example "gpu-node-01"
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Matches(/^[a-z0-9][a-z0-9._-]{0,62}$/, { message: 'hive_id must be a hive id' })
   hive_id?: string;
@@ -59,7 +63,7 @@ export class PlacementRequestDto {
    * Only hives carrying all of these labels.
    * @example { "zone": "a" }
    */
-  @IsOptional()
+  @OptionalNotNull()
   @IsLabelMap()
   labels?: Record<string, string>;
 }
