@@ -38,6 +38,13 @@ export type CatalogHive = Readonly<Omit<HiveEntity, 'sshSecret' | 'tokenHash'>> 
   readonly sshCredentialsSet: boolean;
 };
 
+/** A change the heartbeat path hands the catalog for one hive. */
+export interface HiveChange {
+  status?: HiveStatus;
+  lastHeartbeatAt?: Date;
+  capabilities?: HiveCapabilities;
+}
+
 export type HiveAuthResult = 'ok' | 'unknown_hive' | 'missing_token' | 'invalid_token' | 'token_of_another_hive';
 
 export type { HiveCapabilities, HiveStatus };

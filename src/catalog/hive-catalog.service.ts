@@ -7,10 +7,12 @@ import { notFound, ProblemException } from '../common/problem';
 import { FleetEvents } from '../events/fleet-events';
 import { digestsEqual, hashToken, newHiveToken } from '../security/tokens';
 import { SecretBox } from '../security/secret-box';
+import { sameCapabilities } from './capabilities';
 import { HiveEntity } from './hive.entity';
 import {
   CatalogHive,
   HiveAuthResult,
+  HiveChange,
   HiveCapabilities,
   HiveListQuery,
   HivePatch,
@@ -27,9 +29,6 @@ function toCatalogHive(row: HiveEntity): CatalogHive {
   return Object.freeze({ ...visible, labels: { ...row.labels }, sshCredentialsSet: sshSecret !== null });
 }
 
-function sameCapabilities(a: HiveCapabilities | null, b: HiveCapabilities | null): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 /**
  * The only code that touches the `hives` table.
@@ -132,7 +131,7 @@ export class HiveCatalog implements OnModuleInit {
   }
 
   async update(id: string, patch: HivePatch): Promise<CatalogHive> {
-    const hive = await this.mutate(id, 'throw', (row) => {
+    const hive = await this.mutate(id, (row) => {
       if (patch.host !== undefined) row.host = patch.host;
       if (patch.port !== undefined) row.port = patch.port;
       if (patch.labels !== undefined) row.labels = patch.labels;
@@ -141,7 +140,7 @@ export class HiveCatalog implements OnModuleInit {
       else if (patch.ssh !== undefined) this.applySsh(row, patch.ssh);
       row.updatedAt = new Date(this.clock.now());
     });
-    return hive!;
+    return hive;
   }
 
   async remove(id: string): Promise<void> {
@@ -158,7 +157,7 @@ export class HiveCatalog implements OnModuleInit {
   /** Issues a new heartbeat token; the old one stops working at once. */
   async rotateToken(id: string): Promise<string> {
     const token = newHiveToken();
-    await this.mutate(id, 'throw', (row) => {
+    await this.mutate(id, (row) => {
       row.tokenHash = hashToken(token);
       row.updatedAt = new Date(this.clock.now());
     });
@@ -177,24 +176,61 @@ export class HiveCatalog implements OnModuleInit {
 
   /** Writes a status change (and the heartbeat time that caused it, if any) at once. */
   async setStatus(id: string, status: HiveStatus, lastHeartbeatAt?: Date): Promise<void> {
-    await this.mutate(id, 'ignore', (row) => {
-      row.status = status;
-      if (lastHeartbeatAt) row.lastHeartbeatAt = lastHeartbeatAt;
-    });
+    await this.recordChanges(new Map([[id, { status, lastHeartbeatAt }]]));
   }
 
   /** Stores detected device capabilities; a no-op (no SQL) when nothing changed. */
   async setCapabilities(id: string, capabilities: HiveCapabilities): Promise<boolean> {
-    let changed = false;
-    await this.mutate(id, 'ignore', (row) => {
-      changed = !sameCapabilities(row.capabilities, capabilities);
-      if (changed) {
-        row.capabilities = capabilities;
-        row.updatedAt = new Date(this.clock.now());
+    const stored = this.hives.get(id)?.capabilities ?? null;
+    if (sameCapabilities(stored, capabilities)) return false;
+    await this.recordChanges(new Map([[id, { capabilities }]]));
+    return true;
+  }
+
+  /**
+   * Writes status and capability changes of many hives in one transaction, so
+   * a fleet coming online after a restart costs one commit, not one per hive.
+   * Hives deleted meanwhile and changes that change nothing are skipped; a
+   * heartbeat time never moves backwards.
+   */
+  async recordChanges(changes: ReadonlyMap<string, HiveChange>): Promise<void> {
+    await this.writes.runExclusive(async () => {
+      const rows: HiveEntity[] = [];
+      for (const [id, change] of changes) {
+        const row = this.withChange(id, change);
+        if (row) rows.push(row);
       }
-      return changed;
+      if (rows.length === 0) return;
+      await this.dataSource.transaction(async (manager) => {
+        for (const row of rows) {
+          const { id, ...columns } = row;
+          await manager.update(HiveEntity, { id }, columns);
+        }
+      });
+      for (const row of rows) this.remember(row);
     });
-    return changed;
+  }
+
+  /** A copy of the hive's row with `change` applied, or null when the hive is gone or nothing changes. */
+  private withChange(id: string, change: HiveChange): HiveEntity | null {
+    const current = this.hives.get(id);
+    if (!current) return null;
+    const next = this.repository.create({ ...current, labels: { ...current.labels } });
+    let changed = false;
+    if (change.status !== undefined && change.status !== current.status) {
+      next.status = change.status;
+      changed = true;
+    }
+    if (change.lastHeartbeatAt && (!current.lastHeartbeatAt || current.lastHeartbeatAt < change.lastHeartbeatAt)) {
+      next.lastHeartbeatAt = change.lastHeartbeatAt;
+      changed = true;
+    }
+    if (change.capabilities && !sameCapabilities(current.capabilities, change.capabilities)) {
+      next.capabilities = change.capabilities;
+      next.updatedAt = new Date(this.clock.now());
+      changed = true;
+    }
+    return changed ? next : null;
   }
 
   /**
@@ -245,23 +281,14 @@ export class HiveCatalog implements OnModuleInit {
 
   /**
    * Runs `change` on a copy of the row, saves the copy, then swaps it into the
-   * mirror: a failed write leaves the mirror as it was. `change` may return
-   * false to say nothing changed and no write is needed. A hive deleted
-   * meanwhile is a 404 or, for background writers, nothing to do.
+   * mirror: a failed write leaves the mirror as it was.
    */
-  private async mutate(
-    id: string,
-    ifMissing: 'throw' | 'ignore',
-    change: (row: HiveEntity) => boolean | void,
-  ): Promise<CatalogHive | undefined> {
+  private async mutate(id: string, change: (row: HiveEntity) => void): Promise<CatalogHive> {
     return this.writes.runExclusive(async () => {
       const current = this.hives.get(id);
-      if (!current) {
-        if (ifMissing === 'throw') throw notFound('hive', id);
-        return undefined;
-      }
+      if (!current) throw notFound('hive', id);
       const next = this.repository.create({ ...current, labels: { ...current.labels } });
-      if (change(next) === false) return toCatalogHive(current);
+      change(next);
       const { id: _id, ...columns } = next;
       await this.repository.update({ id }, columns);
       this.remember(next);

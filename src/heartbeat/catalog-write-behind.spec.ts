@@ -1,5 +1,5 @@
 import type { HiveCatalog } from '../catalog/hive-catalog.service';
-import type { HiveCapabilities, HiveStatus } from '../catalog/catalog.types';
+import type { HiveCapabilities, HiveChange, HiveStatus } from '../catalog/catalog.types';
 import type { QueenConfig } from '../config/queen-config';
 import { CatalogWriteBehind } from './catalog-write-behind';
 
@@ -17,7 +17,11 @@ function deferred<T = void>() {
 /** Lets every queued promise callback run. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** The three catalog writes CatalogWriteBehind makes, recorded; each call copies its batch. */
+/**
+ * The catalog writes CatalogWriteBehind makes, recorded; each call copies its batch. A batch
+ * of changes is recorded as one setStatus/setCapabilities call per change, and fails whole
+ * when any of them is made to fail, as the catalog's one transaction does.
+ */
 function stubCatalog() {
   const stub = {
     batches: [] as Map<string, Date>[],
@@ -32,6 +36,12 @@ function stubCatalog() {
     setCapabilities: jest.fn(async (id: string, capabilities: HiveCapabilities) => {
       stub.capabilities.push([id, capabilities]);
       return true;
+    }),
+    recordChanges: jest.fn(async (changes: ReadonlyMap<string, HiveChange>) => {
+      for (const [id, change] of changes) {
+        if (change.status) await stub.setStatus(id, change.status, change.lastHeartbeatAt);
+        if (change.capabilities) await stub.setCapabilities(id, change.capabilities);
+      }
     }),
   };
   return stub;
@@ -188,6 +198,15 @@ describe('CatalogWriteBehind', () => {
       await writeBehind.flush();
       expect(catalog.setStatus).toHaveBeenCalledTimes(1);
       expect(catalog.recordHeartbeats).not.toHaveBeenCalled();
+    });
+
+    it('writes the changes of many hives noted together in one batch', async () => {
+      for (let i = 0; i < 100; i++) writeBehind.noteStatus(`h${i}`, 'online', t(1));
+      writeBehind.noteCapabilities('h7', caps(64));
+      await writeBehind.flush();
+      expect(catalog.recordChanges).toHaveBeenCalledTimes(1);
+      expect(catalog.recordChanges.mock.calls[0][0].size).toBe(100);
+      expect(catalog.recordChanges.mock.calls[0][0].get('h7')).toEqual({ status: 'online', lastHeartbeatAt: t(1), capabilities: caps(64) });
     });
 
     it('ends with the latest status when a change arrives during a write', async () => {

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
-import type { HiveCapabilities, HiveStatus } from '../catalog/catalog.types';
+import type { HiveCapabilities, HiveChange, HiveStatus } from '../catalog/catalog.types';
 import { QueenConfig } from '../config/queen-config';
 
 interface StatusChange {
@@ -18,7 +18,8 @@ export interface FlushReport {
  *
  * Heartbeat times are coalesced: the latest per hive is kept and all are
  * written in one transaction every CATALOG_FLUSH_MS and at shutdown. Status
- * transitions and new capabilities are written promptly, once each. A failed
+ * transitions and new capabilities are written promptly, once each, and what
+ * piles up while one such write runs goes into the next, in one transaction. A failed
  * write keeps its data (unless newer data replaced it) for the next attempt.
  */
 @Injectable()
@@ -28,6 +29,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   private readonly statuses = new Map<string, StatusChange>();
   private readonly capabilities = new Map<string, HiveCapabilities>();
   private promptWrites: Promise<void> | null = null;
+  private promptScheduled = false;
   private heartbeatFlush: Promise<FlushReport | null> | null = null;
   private timer: NodeJS.Timeout | undefined;
   /** Observers of flushes (metrics); kept free of Nest so the class stays testable. */
@@ -58,12 +60,22 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
 
   noteStatus(hiveId: string, status: HiveStatus, at?: Date): void {
     this.statuses.set(hiveId, { status, at });
-    void this.writePrompt();
+    this.schedulePrompt();
   }
 
   noteCapabilities(hiveId: string, capabilities: HiveCapabilities): void {
     this.capabilities.set(hiveId, capabilities);
-    void this.writePrompt();
+    this.schedulePrompt();
+  }
+
+  /** Writes soon, once for all changes noted in this turn of the event loop (a sweep marks many hives at once). */
+  private schedulePrompt(): void {
+    if (this.promptScheduled) return;
+    this.promptScheduled = true;
+    setImmediate(() => {
+      this.promptScheduled = false;
+      void this.writePrompt();
+    });
   }
 
   /** Drops what is pending for a hive deleted from the catalog, so a hive registered later under its id does not inherit it. */
@@ -103,7 +115,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
     return report;
   }
 
-  /** Status and capability changes, one write each; concurrent callers share a pass. */
+  /** Status and capability changes, all pending in one transaction; concurrent callers share a pass. */
   private writePrompt(): Promise<void> {
     if (this.promptWrites) return this.promptWrites.then(() => this.writePrompt());
     if (this.statuses.size === 0 && this.capabilities.size === 0) return Promise.resolve();
@@ -112,21 +124,19 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   }
 
   private async writePendingChanges(): Promise<void> {
-    for (const [id, change] of [...this.statuses]) {
-      await this.attempt(this.statuses, id, change, () => this.catalog.setStatus(id, change.status, change.at));
-    }
-    for (const [id, capabilities] of [...this.capabilities]) {
-      await this.attempt(this.capabilities, id, capabilities, () => this.catalog.setCapabilities(id, capabilities));
-    }
-  }
-
-  /** Runs one write; on success forgets the change unless a newer one replaced it meanwhile. */
-  private async attempt<T>(pending: Map<string, T>, id: string, value: T, write: () => Promise<unknown>): Promise<void> {
+    const statuses = new Map(this.statuses);
+    const capabilities = new Map(this.capabilities);
+    const changes = new Map<string, HiveChange>();
+    for (const [id, { status, at }] of statuses) changes.set(id, { status, lastHeartbeatAt: at });
+    for (const [id, offered] of capabilities) changes.set(id, { ...changes.get(id), capabilities: offered });
     try {
-      await write();
-      if (pending.get(id) === value) pending.delete(id);
+      await this.catalog.recordChanges(changes);
     } catch (error) {
-      this.logger.warn(`could not write hive ${id} to the catalog, will retry: ${(error as Error).message}`);
+      this.logger.warn(`could not write ${changes.size} hive change(s) to the catalog, will retry: ${(error as Error).message}`);
+      return;
     }
+    // Forget what was written, unless a newer change for the same hive arrived meanwhile.
+    for (const [id, change] of statuses) if (this.statuses.get(id) === change) this.statuses.delete(id);
+    for (const [id, offered] of capabilities) if (this.capabilities.get(id) === offered) this.capabilities.delete(id);
   }
 }

@@ -34,19 +34,6 @@ export function toCapabilities(dto: HeartbeatCapabilitiesDto): HiveCapabilities 
   };
 }
 
-/**
- * Whether two capability reports are identical, as the catalog stores them. Unlike the
- * registry's `offerSameCapacity`, names and core counts count: a change of either is stored.
- */
-export function sameCapabilities(a: HiveCapabilities | null, b: HiveCapabilities | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.cpuCores !== b.cpuCores || a.ramBytes !== b.ramBytes || a.gpus.length !== b.gpus.length) return false;
-  return a.gpus.every((gpu, i) => {
-    const other = b.gpus[i];
-    return gpu.index === other.index && gpu.name === other.name && gpu.vramBytes === other.vramBytes && gpu.backend === other.backend;
-  });
-}
-
 /** The index of the first worker whose id repeats an earlier one, or -1. */
 export function firstDuplicateWorker(workers: HeartbeatWorkerDto[]): number {
   const seen = new Set<string>();

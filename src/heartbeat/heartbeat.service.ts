@@ -1,5 +1,6 @@
 import { HttpStatus, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Subscription } from 'rxjs';
+import { sameCapabilities } from '../catalog/capabilities';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { Clock } from '../clock/clock';
 import { ProblemException } from '../common/problem';
@@ -9,7 +10,7 @@ import { FleetEvents } from '../events/fleet-events';
 import { HiveRegistry } from '../registry/hive-registry';
 import { CatalogWriteBehind } from './catalog-write-behind';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
-import { firstDuplicateWorker, sameCapabilities, toCapabilities, toWorkerReport } from './heartbeat.mapping';
+import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
 export type HeartbeatResult = 'applied' | 'stale' | 'unauthorized' | 'forbidden' | 'unknown_hive' | 'invalid';
 
