@@ -84,8 +84,8 @@ export class HiveCatalog implements OnModuleInit {
    * What placement reads of every hive, without copying: it runs per request
    * over the whole fleet. Callers must not keep or change what it yields.
    */
-  *placementView(): IterableIterator<Readonly<Pick<HiveEntity, 'id' | 'cordoned' | 'labels' | 'capabilities'>>> {
-    yield* this.hives.values();
+  placementView(): IterableIterator<Readonly<Pick<HiveEntity, 'id' | 'cordoned' | 'labels' | 'capabilities'>>> {
+    return this.hives.values();
   }
 
   /** Ordered by id, so pages are stable. */

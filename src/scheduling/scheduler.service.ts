@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { CatalogHive } from '../catalog/catalog.types';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { Clock } from '../clock/clock';
 import { notFound, ProblemException } from '../common/problem';
@@ -58,6 +59,58 @@ function reservationAsWorker(reservation: Reservation): WorkerReport {
     cpuPercent: null,
     gpuPercent: null,
   };
+}
+
+type CatalogRow = Readonly<Pick<CatalogHive, 'id' | 'cordoned' | 'labels' | 'capabilities'>>;
+
+/**
+ * Joins catalog rows with the registry's live views, one hive at a time, for
+ * placement. It runs over the whole fleet on every request, so it is a plain
+ * iterator that fills one reused candidate (placement reads a candidate and
+ * keeps nothing of it) rather than a generator yielding new objects.
+ */
+class CandidateScan implements Iterable<PlacementCandidate>, Iterator<PlacementCandidate> {
+  private readonly candidate: PlacementCandidate = {
+    hiveId: '',
+    online: false,
+    cordoned: false,
+    labels: {},
+    hasCapabilities: false,
+    resources: EMPTY_RESOURCES,
+  };
+  private readonly step: IteratorResult<PlacementCandidate> = { done: false, value: this.candidate };
+
+  constructor(
+    private readonly hives: Iterator<CatalogRow>,
+    private readonly registry: HiveRegistry,
+    private readonly exclude: { has(hiveId: string): boolean },
+    private readonly now: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  [Symbol.iterator](): Iterator<PlacementCandidate> {
+    return this;
+  }
+
+  next(): IteratorResult<PlacementCandidate> {
+    for (let row = this.hives.next(); !row.done; row = this.hives.next()) {
+      const hive = row.value;
+      if (this.exclude.has(hive.id)) continue;
+      const live = this.registry.liveView(hive.id, this.now);
+      const candidate = this.candidate;
+      candidate.hiveId = hive.id;
+      // The sweeper flips `online` only every LIVENESS_SWEEP_MS; a hive silent for longer
+      // than the timeout is offline now, as GET /v1/hives/{id}/state already says.
+      candidate.online =
+        live !== undefined && live.online && live.lastHeartbeatAt !== null && this.now - live.lastHeartbeatAt <= this.timeoutMs;
+      candidate.cordoned = hive.cordoned;
+      candidate.labels = hive.labels;
+      candidate.hasCapabilities = (live?.capabilities ?? hive.capabilities) !== null;
+      candidate.resources = live?.resources ?? EMPTY_RESOURCES;
+      return this.step;
+    }
+    return { done: true, value: undefined };
+  }
 }
 
 /**
@@ -183,24 +236,9 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Every catalog hive (or the pinned one) joined with its live view; a pin to an unknown hive is a 404. */
-  private *candidates(request: PlacementRequest, exclude: { has(hiveId: string): boolean }): Generator<PlacementCandidate> {
-    const now = this.clock.now();
-    const timeoutMs = this.config.heartbeatTimeoutMs;
-    if (request.hiveId && !this.catalog.findById(request.hiveId)) throw notFound('hive', request.hiveId);
-    for (const hive of this.catalog.placementView()) {
-      if (exclude.has(hive.id) || (request.hiveId && hive.id !== request.hiveId)) continue;
-      const live = this.registry.liveView(hive.id, now);
-      yield {
-        hiveId: hive.id,
-        // The sweeper flips `online` only every LIVENESS_SWEEP_MS; a hive silent for longer
-        // than the timeout is offline now, as GET /v1/hives/{id}/state already says.
-        online: live !== undefined && live.online && live.lastHeartbeatAt !== null && now - live.lastHeartbeatAt <= timeoutMs,
-        cordoned: hive.cordoned,
-        labels: hive.labels,
-        hasCapabilities: (live?.capabilities ?? hive.capabilities) !== null,
-        resources: live?.resources ?? EMPTY_RESOURCES,
-      };
-    }
+  private candidates(request: PlacementRequest, exclude: { has(hiveId: string): boolean }): Iterable<PlacementCandidate> {
+    const hives = request.hiveId ? [this.catalog.getById(request.hiveId)] : this.catalog.placementView();
+    return new CandidateScan(hives[Symbol.iterator](), this.registry, exclude, this.clock.now(), this.config.heartbeatTimeoutMs);
   }
 
   listWorkers(filter: { hiveId?: string; modelId?: string }): WorkerView[] {
