@@ -88,6 +88,13 @@ export class HiveCatalog implements OnModuleInit {
     return this.hives.values();
   }
 
+  /** How many hives have each status, without copying rows (a metrics scrape over the whole fleet). */
+  countByStatus(): Record<HiveStatus, number> {
+    const counts: Record<HiveStatus, number> = { unknown: 0, online: 0, offline: 0 };
+    for (const row of this.hives.values()) counts[row.status]++;
+    return counts;
+  }
+
   /** Ordered by id, so pages are stable. */
   list(query: HiveListQuery): { items: CatalogHive[]; total: number } {
     const matching = [...this.hives.values()]

@@ -23,8 +23,7 @@ export class FleetMetrics implements OnModuleInit {
     };
     this.metrics.provideFleetSnapshot(() => {
       const now = this.clock.now();
-      const hivesByStatus: Record<string, number> = { unknown: 0, online: 0, offline: 0 };
-      for (const hive of this.catalog.all()) hivesByStatus[hive.status]++;
+      const hivesByStatus = this.catalog.countByStatus();
       const workersByState: Record<string, number> = {};
       const vram = { totalBytes: 0, usedBytes: 0, reservedBytes: 0 };
       for (const view of this.registry.entries(now)) {

@@ -67,7 +67,7 @@ export class QueenMetrics {
   });
 
   constructor(sql: SqlStatementCounter) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'queen_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'queen_' });
     new Counter({
       name: 'queen_sql_statements_total',
       help: 'SQL statements sent to the database',
