@@ -36,6 +36,7 @@ import { BenchHive, fakeHives, registerHives } from './lib/hives';
 import { LoadSummary, loadProblems, runLoad } from './lib/load';
 import { counterDelta, sample, scrapeMetrics } from './lib/metrics';
 import { drain, DrainResult } from './lib/phases';
+import { exitCodeFor, runBenchmark } from './lib/run';
 
 /** The compiled tree this file runs from (dist/), holding the queen and the baselines. */
 const DIST = resolve(__dirname, '..');
@@ -408,17 +409,7 @@ async function main(): Promise<number> {
     errors,
   });
   progress(`results written to ${resolve(flags.out)}`);
-  if (errors.length) {
-    process.stderr.write(`\n!!! BENCHMARK INVALID: ${errors.length} error(s) !!!\n${errors.map((e) => `- ${e}`).join('\n')}\n`);
-    return 1;
-  }
-  return 0;
+  return exitCodeFor(errors);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -56,6 +56,7 @@ import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetRes
 import { benchHiveId, BenchHive, registerHives } from './lib/hives';
 import { LoadRequest, loadProblems, LoadSummary, runLoad, UNEXPECTED } from './lib/load';
 import { sample, scrapeMetrics } from './lib/metrics';
+import { exitCodeFor, runBenchmark } from './lib/run';
 
 const GiB = 2 ** 30;
 /** The compiled tree this file runs from (dist/), holding the queen and the baselines. */
@@ -820,17 +821,7 @@ async function main(): Promise<number> {
     errors,
   });
   progress(`results written to ${resolve(flags.out)}`);
-  if (errors.length) {
-    process.stderr.write(`\n!!! BENCHMARK INVALID: ${errors.length} error(s) !!!\n${errors.map((e) => `- ${e}`).join('\n')}\n`);
-    return 1;
-  }
-  return 0;
+  return exitCodeFor(errors);
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

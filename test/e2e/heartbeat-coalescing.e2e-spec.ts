@@ -9,6 +9,7 @@ import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
 import { SqlStatementCounter } from '../../src/database/sql-statement-counter';
 import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
 import { DatabaseKind } from '../support/databases';
+import { asIso, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -22,25 +23,20 @@ const HIVES = 50;
 const STEP_MS = 100;
 const ENV = { CATALOG_FLUSH_MS: '600000', HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '15000', LIVENESS_SWEEP_MS: '1000' };
 
-interface Hive {
-  id: string;
-  token: string;
-}
-
 const CAPABILITIES = {
   cpu_cores: 16,
   ram_bytes: 64 * GiB,
   gpus: [{ index: 0, name: 'L4', vram_bytes: 24 * GiB, backend: 'cuda' }],
 };
 
-async function registerHive(queen: TestQueen, id: string): Promise<Hive> {
+async function registerHive(queen: TestQueen, id: string): Promise<TestHive> {
   const res = await queen.http().post('/v1/hives').send({ id, host: '127.0.0.1', port: 1 });
   expect(res.status).toBe(201);
   return { id, token: res.body.heartbeat_token as string };
 }
 
 /** A heartbeat that must be applied. */
-async function beat(queen: TestQueen, hive: Hive, sequence: number): Promise<Response> {
+async function beat(queen: TestQueen, hive: TestHive, sequence: number): Promise<Response> {
   const res = await queen
     .http()
     .post('/v1/heartbeat')
@@ -58,20 +54,13 @@ async function beat(queen: TestQueen, hive: Hive, sequence: number): Promise<Res
 }
 
 /** Rounds of one heartbeat from every hive, the clock a second further each round. */
-async function beatRounds(queen: TestQueen, hives: Hive[], rounds: number, firstSequence: number): Promise<number> {
+async function beatRounds(queen: TestQueen, hives: TestHive[], rounds: number, firstSequence: number): Promise<number> {
   let sequence = firstSequence;
   for (let round = 0; round < rounds; round++, sequence++) {
     queen.clock.advance(STEP_MS);
     await Promise.all(hives.map((hive) => beat(queen, hive, sequence)));
   }
   return sequence;
-}
-
-function asIso(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value.toISOString();
-  const text = String(value);
-  return new Date(/(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text.replace(' ', 'T')}Z`).toISOString();
 }
 
 /** Every hive's last_heartbeat_at as the database holds it (one statement). */
@@ -112,7 +101,7 @@ const KINDS: DatabaseKind[] = ['sqlite', 'postgres'];
 describe.each(KINDS)('coalesced heartbeat writes (%s)', (database) => {
   let queen: TestQueen;
   let writeBehind: CatalogWriteBehind;
-  let hives: Hive[];
+  let hives: TestHive[];
   let sequence = 1;
 
   beforeAll(async () => {

@@ -14,6 +14,7 @@ import { FleetEvent, FleetEvents } from '../../src/events/fleet-events';
 import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
 import { createScratchDatabase, ScratchDatabase } from '../support/databases';
+import { activeHives, Body, catalogHive, iso, liveState, registerHive, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -25,25 +26,8 @@ const ENV = {
   LIVENESS_SWEEP_MS: '1000',
 };
 
-interface Hive {
-  id: string;
-  token: string;
-}
-
-type Body = Record<string, unknown>;
-
-async function registerHive(queen: TestQueen, id: string): Promise<Hive> {
-  const res = await queen.http().post('/v1/hives').send({ id, host: '127.0.0.1', port: 1, labels: { rack: 'r1' } });
-  expect(res.status).toBe(201);
-  return { id, token: res.body.heartbeat_token as string };
-}
-
-function iso(queen: TestQueen, offsetMs = 0): string {
-  return new Date(queen.clock.now() + offsetMs).toISOString();
-}
-
 /** A heartbeat that must be acknowledged (200). */
-async function beat(queen: TestQueen, hive: Hive, body: Body = {}): Promise<Response> {
+async function beat(queen: TestQueen, hive: TestHive, body: Body = {}): Promise<Response> {
   const res = await queen
     .http()
     .post('/v1/heartbeat')
@@ -51,24 +35,6 @@ async function beat(queen: TestQueen, hive: Hive, body: Body = {}): Promise<Resp
     .send({ hive_id: hive.id, timestamp: iso(queen), workers: [], ...body });
   expect(res.status).toBe(200);
   return res;
-}
-
-async function liveState(queen: TestQueen, id: string): Promise<Body> {
-  const res = await queen.http().get(`/v1/hives/${id}/state`);
-  expect(res.status).toBe(200);
-  return res.body as Body;
-}
-
-async function catalogHive(queen: TestQueen, id: string): Promise<Body> {
-  const res = await queen.http().get(`/v1/hives/${id}`);
-  expect(res.status).toBe(200);
-  return res.body as Body;
-}
-
-async function activeHives(queen: TestQueen): Promise<string[]> {
-  const res = await queen.http().get('/v1/hives/active');
-  expect(res.status).toBe(200);
-  return res.body as string[];
 }
 
 /** Moves the clock and sweeps in one synchronous step, so no background sweep runs in between. */
@@ -253,7 +219,7 @@ describe('restart (SQLite)', () => {
   it('keeps the catalog, flushes at shutdown, and rebuilds live state from the next heartbeat', async () => {
     const { place, drop } = await persistentPlace();
     const first = await TestQueen.start({ ...place, env: ENV });
-    const hive = await registerHive(first, 'restart-1');
+    const hive = await registerHive(first, 'restart-1', { rack: 'r1' });
     const patched = await first.http().patch(`/v1/hives/${hive.id}`).send({ cordoned: true, labels: { rack: 'r2' } });
     expect(patched.status).toBe(200);
     await beat(first, hive, { sequence: 1, capabilities: CAPABILITIES, workers: WORKERS });

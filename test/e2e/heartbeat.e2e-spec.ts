@@ -10,6 +10,7 @@
 import type { Response } from 'supertest';
 import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
 import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
+import { activeHives, asIso, Body, catalogHive, iso, liveState, registerHive, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -22,20 +23,6 @@ const GiB = 2 ** 30;
 const STEP_MS = 100;
 const ENV = { CATALOG_FLUSH_MS: '600000', HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '15000', LIVENESS_SWEEP_MS: '1000' };
 
-interface Hive {
-  id: string;
-  token: string;
-}
-
-type Body = Record<string, unknown>;
-
-/** Registers a hive on a closed port of loopback, so nothing the queen might call back reaches anything. */
-async function registerHive(queen: TestQueen, id: string): Promise<Hive> {
-  const res = await queen.http().post('/v1/hives').send({ id, host: '127.0.0.1', port: 1, labels: { zone: 'a' } });
-  expect(res.status).toBe(201);
-  return { id, token: res.body.heartbeat_token as string };
-}
-
 function post(queen: TestQueen, token: string | null, body: Body | string) {
   const req = queen.http().post('/v1/heartbeat');
   if (token !== null) req.set('Authorization', `Bearer ${token}`);
@@ -44,39 +31,10 @@ function post(queen: TestQueen, token: string | null, body: Body | string) {
 }
 
 /** A heartbeat that must be applied. */
-async function beat(queen: TestQueen, hive: Hive, body: Body): Promise<Response> {
+async function beat(queen: TestQueen, hive: TestHive, body: Body): Promise<Response> {
   const res = await post(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), workers: [], ...body });
   expect(res.status).toBe(200);
   return res;
-}
-
-function iso(queen: TestQueen, offsetMs = 0): string {
-  return new Date(queen.clock.now() + offsetMs).toISOString();
-}
-
-async function liveState(queen: TestQueen, id: string): Promise<Body> {
-  const res = await queen.http().get(`/v1/hives/${id}/state`);
-  expect(res.status).toBe(200);
-  return res.body as Body;
-}
-
-async function catalogHive(queen: TestQueen, id: string): Promise<Body> {
-  const res = await queen.http().get(`/v1/hives/${id}`);
-  expect(res.status).toBe(200);
-  return res.body as Body;
-}
-
-async function activeHives(queen: TestQueen): Promise<string[]> {
-  const res = await queen.http().get('/v1/hives/active');
-  expect(res.status).toBe(200);
-  return res.body as string[];
-}
-
-function asIso(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value.toISOString();
-  const text = String(value);
-  return new Date(/(Z|[+-]\d\d:?\d\d)$/i.test(text) ? text : `${text.replace(' ', 'T')}Z`).toISOString();
 }
 
 /** The hive's row as the database holds it (not the catalog's in-memory mirror). */
@@ -342,7 +300,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
   });
 
   describe('malformed heartbeats', () => {
-    let hive: Hive;
+    let hive: TestHive;
     let next: Body;
 
     beforeAll(async () => {
@@ -480,8 +438,8 @@ describe('POST /v1/heartbeat (SQLite)', () => {
   });
 
   describe('hive token auth', () => {
-    let alpha: Hive;
-    let beta: Hive;
+    let alpha: TestHive;
+    let beta: TestHive;
 
     beforeAll(async () => {
       alpha = await registerHive(queen, 'auth-alpha');
@@ -492,7 +450,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       queen.clock.advance(STEP_MS);
     });
 
-    const intruding = (hive: Hive): Body => ({
+    const intruding = (hive: TestHive): Body => ({
       hive_id: hive.id,
       timestamp: '2026-11-27T11:00:00Z',
       sequence: 99,
