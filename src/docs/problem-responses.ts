@@ -8,13 +8,17 @@ import { ProblemDto } from '../common/problem.dto';
  * under `application/problem+json` (`@ApiNotFoundResponse({ type })` would
  * say `application/json`).
  */
-export function ApiProblemResponse(status: number, description: string): MethodDecorator & ClassDecorator {
+export function ApiProblemResponse(
+  status: number,
+  description: string,
+  type: new () => ProblemDto = ProblemDto,
+): MethodDecorator & ClassDecorator {
   return applyDecorators(
-    ApiExtraModels(ProblemDto),
+    ApiExtraModels(type),
     ApiResponse({
       status,
       description,
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDto) } } },
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(type) } } },
     }),
   );
 }

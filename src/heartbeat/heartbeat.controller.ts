@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiProblemResponse } from '../docs/problem-responses';
 import { Public } from '../auth/public.decorator';
-import { ProblemDto } from '../common/problem.dto';
 import { bearerToken } from '../security/tokens';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
 import type { Response } from 'express';
@@ -21,9 +21,11 @@ export class HeartbeatController {
    */
   @Post()
   @HttpCode(HttpStatus.OK)
-  @ApiUnauthorizedResponse({ type: ProblemDto, description: 'Missing or invalid hive token' })
-  @ApiForbiddenResponse({ type: ProblemDto, description: 'The token belongs to another hive' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No hive with this id is registered' })
+  @ApiProblemResponse(400, 'Invalid heartbeat: `errors` names each bad field')
+  @ApiProblemResponse(401, 'Missing or invalid hive token')
+  @ApiProblemResponse(403, 'The token belongs to another hive')
+  @ApiProblemResponse(404, 'No hive with this id is registered')
+  @ApiProblemResponse(413, 'Request body larger than 1 MiB')
   receive(
     @Body() body: HeartbeatDto,
     @Res({ passthrough: true }) res: Response,

@@ -1,8 +1,8 @@
 import { Controller, Get, Param } from '@nestjs/common';
-import { ApiBearerAuth, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { Clock } from '../clock/clock';
-import { ProblemDto } from '../common/problem.dto';
 import { QueenConfig } from '../config/queen-config';
 import { toCapacityDto, toDeviceDtos, toWorkerDto } from '../registry/dto/live-state.dto';
 import { HiveRegistry } from '../registry/hive-registry';
@@ -12,6 +12,7 @@ import { HiveStateDto } from './dto/hive-state.dto';
 /** Live views of hives, from the registry. Registered before the catalog's `/v1/hives/:id`, so `active` is not read as an id. */
 @ApiTags('hives')
 @ApiBearerAuth()
+@ApiAdminProblems()
 @Controller('v1/hives')
 export class HiveStateController {
   constructor(
@@ -32,7 +33,7 @@ export class HiveStateController {
 
   /** Workers, per-GPU and RAM usage of one hive as its heartbeats and reservations show them. */
   @Get(':id/state')
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such hive' })
+  @ApiProblemResponse(404, 'No such hive')
   state(@Param('id') id: string): HiveStateDto {
     const hive = this.catalog.getById(id);
     const now = this.clock.now();

@@ -1,12 +1,13 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
-import { ProblemDto } from '../common/problem.dto';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
 import { PlacementDto, PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
 import { toPlacementDto, toPlacementRequest } from './scheduling.mapping';
 import { SchedulerService } from './scheduler.service';
 
 @ApiTags('scheduling')
 @ApiBearerAuth()
+@ApiAdminProblems()
 @Controller('v1/placements')
 export class PlacementsController {
   constructor(private readonly scheduler: SchedulerService) {}
@@ -14,8 +15,8 @@ export class PlacementsController {
   /** Where a worker would go now: a plan only, nothing is reserved or started. */
   @Post()
   @HttpCode(HttpStatus.OK)
-  @ApiConflictResponse({ type: PlacementRejectedDto, description: 'No hive can take the worker; `rejections` says why per hive' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'The pinned hive does not exist' })
+  @ApiProblemResponse(409, 'No hive can take the worker; `rejections` says why per hive', PlacementRejectedDto)
+  @ApiProblemResponse(404, 'The pinned hive does not exist')
   plan(@Body() body: PlacementRequestDto): PlacementDto {
     return toPlacementDto(this.scheduler.plan(toPlacementRequest(body)));
   }

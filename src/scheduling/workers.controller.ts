@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { ProblemDto } from '../common/problem.dto';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
 import { WorkerDto } from '../registry/dto/live-state.dto';
 import { PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
 import { ListWorkersQueryDto, WorkerListDto, WorkerStartedDto, WorkerStoppingDto } from './dto/worker.dto';
@@ -9,6 +9,7 @@ import { SchedulerService } from './scheduler.service';
 
 @ApiTags('scheduling')
 @ApiBearerAuth()
+@ApiAdminProblems()
 @Controller('v1/workers')
 export class WorkersController {
   constructor(private readonly scheduler: SchedulerService) {}
@@ -19,8 +20,8 @@ export class WorkersController {
    */
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiConflictResponse({ type: PlacementRejectedDto, description: 'No hive can take the worker' })
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Hives that could take it all failed to start it' })
+  @ApiProblemResponse(409, 'No hive can take the worker', PlacementRejectedDto)
+  @ApiProblemResponse(503, 'Hives that could take it all failed to start it')
   async start(@Body() body: PlacementRequestDto): Promise<WorkerStartedDto> {
     const started = await this.scheduler.startWorker(toPlacementRequest(body));
     return {
@@ -40,7 +41,7 @@ export class WorkersController {
   }
 
   @Get(':id')
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such worker' })
+  @ApiProblemResponse(404, 'No such worker')
   get(@Param('id') id: string): WorkerDto {
     return toWorkerViewDto(this.scheduler.getWorker(id));
   }
@@ -48,8 +49,8 @@ export class WorkersController {
   /** Asks the worker's hive to stop it. */
   @Delete(':id')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such worker' })
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'The hive could not be reached' })
+  @ApiProblemResponse(404, 'No such worker')
+  @ApiProblemResponse(503, 'The hive could not be reached')
   async stop(@Param('id') id: string): Promise<WorkerStoppingDto> {
     const { hiveId } = await this.scheduler.stopWorker(id);
     return { worker_id: id, hive_id: hiveId, state: 'stopping' };
