@@ -104,4 +104,56 @@ describe('the built server process', () => {
     const rows = await queryRows(database, 'SELECT id, host, port FROM hives');
     expect(rows).toEqual([{ id: 'before-sigterm', host: '10.0.0.5', port: 7835 }]);
   });
+
+  it('logs JSON lines with request ids, no heartbeat lines and no secret', async () => {
+    const port = await freePort();
+    const adminToken = 'admin-token-that-must-not-be-logged-42';
+    const output = { stdout: '', stderr: '' };
+    child = spawn(process.execPath, [MAIN], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        PORT: String(port),
+        QUEEN_DATA_DIR: dir,
+        QUEEN_API_TOKEN: adminToken,
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'debug',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
+    await listening(child, output);
+
+    const base = `http://127.0.0.1:${port}`;
+    const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+    const privateKey = '-----BEGIN OPENSSH PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbA\n-----END OPENSSH PRIVATE KEY-----';
+    const created = await fetch(`${base}/v1/hives`, {
+      method: 'POST',
+      headers: { ...admin, 'x-request-id': 'req-create-1' },
+      body: JSON.stringify({ id: 'logged-hive', host: '127.0.0.1', port: 1, ssh: { user: 'rbee', private_key: privateKey } }),
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('x-request-id')).toBe('req-create-1');
+    const { heartbeat_token: hiveToken } = (await created.json()) as { heartbeat_token: string };
+    const password = 'password-that-must-not-be-logged';
+    await fetch(`${base}/v1/hives/logged-hive`, { method: 'PATCH', headers: admin, body: JSON.stringify({ ssh: { password } }) });
+    const beat = await fetch(`${base}/v1/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${hiveToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ hive_id: 'logged-hive', timestamp: new Date().toISOString(), workers: [] }),
+    });
+    expect(beat.status).toBe(200);
+    await fetch(`${base}/v1/events?access_token=${adminToken}&types=hive.online`).then((res) => res.body?.cancel());
+    child.kill('SIGTERM');
+    await exitOf(child, 10_000);
+
+    const lines = output.stdout.trim().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as { msg?: string; req?: { id?: string; url?: string } });
+    expect(records.some((record) => record.req?.id === 'req-create-1' && record.req.url === '/v1/hives')).toBe(true);
+    expect(records.some((record) => record.req?.url === '/v1/heartbeat')).toBe(false);
+    for (const secret of [adminToken, hiveToken, password, 'c2VjcmV0LWtleS1tYXRlcmlhbA']) {
+      expect(output.stdout + output.stderr).not.toContain(secret);
+    }
+  });
 });
