@@ -11,6 +11,7 @@ import {
   Reservation,
   WorkerReport,
 } from './registry.types';
+import { PlacementTable } from './placement-table';
 import { claimSameCapacity, computeResources, isOlderHeartbeat, offerSameCapacity } from './usage';
 
 /** Placeholder until the first computation; its empty validity window forces that computation. */
@@ -33,12 +34,11 @@ class HiveEntry implements HiveLiveView {
   resourcesValidFrom = Infinity;
   resourcesValidUntil = -Infinity;
 
-  constructor(readonly hiveId: string) {}
-
-  invalidateResources(): void {
-    this.resourcesValidFrom = Infinity;
-    this.resourcesValidUntil = -Infinity;
-  }
+  constructor(
+    readonly hiveId: string,
+    /** Its row in the registry's PlacementTable; moves when another hive is removed. */
+    public slot: number,
+  ) {}
 }
 
 /** A reservation stops counting at `expiresAt` itself: its TTL has passed by then. */
@@ -58,6 +58,9 @@ function isExpired(reservation: Reservation, now: number): boolean {
 @Injectable()
 export class HiveRegistry {
   private readonly hives = new Map<string, HiveEntry>();
+  /** Entries by PlacementTable slot. */
+  private readonly entriesBySlot: HiveEntry[] = [];
+  private readonly table = new PlacementTable();
   private readonly reservationsById = new Map<string, Reservation>();
   /** Which hive reported a worker, so a worker lookup does not scan the fleet. */
   private readonly hiveIdByWorkerId = new Map<string, string>();
@@ -94,13 +97,15 @@ export class HiveRegistry {
     }
     for (const reservation of fulfilledReservations) this.dropReservation(reservation);
 
-    if (!claimSameCapacity(previousWorkers, nextWorkers)) entry.invalidateResources();
+    if (!claimSameCapacity(previousWorkers, nextWorkers)) this.invalidateResources(entry);
     entry.workers = nextWorkers;
     entry.workerIds = nextIds;
     entry.lastHeartbeatAt = heartbeat.receivedAt;
     entry.lastStamp = heartbeat.stamp;
     const cameOnline = !entry.online;
     entry.online = true;
+    this.table.online[entry.slot] = 1;
+    this.table.lastHeartbeatAt[entry.slot] = heartbeat.receivedAt;
     return { applied: true, cameOnline, addedWorkers, removedWorkers, fulfilledReservations };
   }
 
@@ -108,8 +113,9 @@ export class HiveRegistry {
   setCapabilities(hiveId: string, capabilities: HiveCapabilities | null): void {
     const entry = this.entryFor(hiveId);
     // Hives may resend identical capabilities on every beat; keep the usage cache then.
-    if (!offerSameCapacity(entry.capabilities, capabilities)) entry.invalidateResources();
+    if (!offerSameCapacity(entry.capabilities, capabilities)) this.invalidateResources(entry);
     entry.capabilities = capabilities;
+    this.table.hasCapabilities[entry.slot] = capabilities === null ? 0 : 1;
   }
 
   /** Known capabilities; null when unknown or when the hive is not in the registry. */
@@ -180,6 +186,7 @@ export class HiveRegistry {
     for (const entry of this.hives.values()) {
       if (entry.online && entry.lastHeartbeatAt !== null && now - entry.lastHeartbeatAt > timeoutMs) {
         entry.online = false;
+        this.table.online[entry.slot] = 0;
         wentOffline.push(entry.hiveId);
       }
     }
@@ -197,7 +204,7 @@ export class HiveRegistry {
     const held = { ...reservation };
     entry.reservations.set(held.id, held);
     this.reservationsById.set(held.id, held);
-    entry.invalidateResources();
+    this.invalidateResources(entry);
   }
 
   /** Ends a reservation (spawn refused, cancelled); returns it, or undefined if it had already ended. */
@@ -270,23 +277,49 @@ export class HiveRegistry {
     }
     for (const reservationId of entry.reservations.keys()) this.reservationsById.delete(reservationId);
     this.hives.delete(hiveId);
+    const last = this.entriesBySlot.pop()!;
+    if (this.table.remove(entry.slot)) {
+      last.slot = entry.slot;
+      this.entriesBySlot[entry.slot] = last;
+    }
     return true;
+  }
+
+  /**
+   * The placement table with every hive's figures current at `now`, and the entries by slot
+   * (for what the table does not hold: device names, hives with many GPUs). Read both before
+   * the registry next changes.
+   */
+  placementTable(now: number): { table: PlacementTable; entries: readonly HiveLiveView[] } {
+    const table = this.table;
+    for (let slot = 0; slot < table.size; slot++) {
+      if (!table.isValid(slot, now)) this.refreshResources(this.entriesBySlot[slot], now);
+    }
+    return { table, entries: this.entriesBySlot };
   }
 
   private entryFor(hiveId: string): HiveEntry {
     let entry = this.hives.get(hiveId);
     if (entry === undefined) {
-      entry = new HiveEntry(hiveId);
+      entry = new HiveEntry(hiveId, this.table.add(hiveId));
+      this.entriesBySlot[entry.slot] = entry;
       this.hives.set(hiveId, entry);
     }
     return entry;
   }
 
+  private invalidateResources(entry: HiveEntry): void {
+    entry.resourcesValidFrom = Infinity;
+    entry.resourcesValidUntil = -Infinity;
+    this.table.invalidate(entry.slot);
+  }
+
   private dropReservation(reservation: Reservation): void {
     this.reservationsById.delete(reservation.id);
     const entry = this.hives.get(reservation.hiveId);
-    entry?.reservations.delete(reservation.id);
-    entry?.invalidateResources();
+    if (entry === undefined) return;
+    entry.reservations.delete(reservation.id);
+    this.invalidateResources(entry);
   }
 
   private refreshResources(entry: HiveEntry, now: number): AvailableResources {
@@ -305,6 +338,7 @@ export class HiveRegistry {
     entry.resources = freezeResources(computeResources(entry.capabilities, entry.workers, live));
     entry.resourcesValidFrom = validFrom;
     entry.resourcesValidUntil = validUntil;
+    this.table.writeResources(entry.slot, entry.resources, validFrom, validUntil);
     return entry.resources;
   }
 }

@@ -76,7 +76,7 @@ export function choosePlacement(request: PlacementRequest, candidates: Iterable<
 }
 
 /** What a considered (hive, device) would leave free, with enough to report it. */
-interface Option {
+export interface PlacementOption {
   hiveId: string;
   device: string;
   backend: WorkerBackend;
@@ -106,14 +106,14 @@ export function rankPlacements(
   const requiredLabels = Object.entries(request.labels ?? {});
 
   /** Whether leaving `freeAfterBytes` on `hiveId` ranks before option `other`. */
-  const ranksBefore = (freeAfterBytes: number, hiveId: string, other: Option): boolean => {
+  const ranksBefore = (freeAfterBytes: number, hiveId: string, other: PlacementOption): boolean => {
     if (freeAfterBytes !== other.freeAfterBytes) {
       return spread ? freeAfterBytes > other.freeAfterBytes : freeAfterBytes < other.freeAfterBytes;
     }
     return hiveId < other.hiveId;
   };
 
-  const ranked: Option[] = [];
+  const ranked: PlacementOption[] = [];
   const rejectedHiveIds: string[] = [];
   const rejectionReasons: RejectionReason[] = [];
   const reject = (hiveId: string, reason: RejectionReason): void => {
@@ -211,7 +211,8 @@ function bestFittingDevice(
   return best;
 }
 
-function toPlacement(option: Option, spread: boolean): Placement {
+/** The placement an option stands for, scored for the strategy. */
+export function toPlacement(option: PlacementOption, spread: boolean): Placement {
   const freeFraction = option.totalBytes > 0 ? option.freeAfterBytes / option.totalBytes : 0;
   return {
     hiveId: option.hiveId,

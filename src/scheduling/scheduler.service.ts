@@ -11,7 +11,17 @@ import { HiveRegistry } from '../registry/hive-registry';
 import type { Reservation, WorkerReport } from '../registry/registry.types';
 import { computeResources } from '../registry/usage';
 import { HiveClient, HiveRequestError } from './hive-client';
-import { Placement, PlacementCandidate, PlacementRequest, rankPlacements, RejectionReason } from './placement';
+import { Placement, PlacementCandidate, PlacementRequest, rankPlacements, RankedPlacements, RejectionReason, toPlacement } from './placement';
+import { bestFitsInTable } from './table-placement';
+
+/**
+ * How many of the best-fitting hives the fast path looks at for one that the
+ * catalog admits (not cordoned, labels match) and that was not tried yet,
+ * before it leaves the request to the exact scan. Deeper when labels must
+ * match, since they rule out more hives.
+ */
+const FAST_PATH_DEPTH = 8;
+const FAST_PATH_DEPTH_WITH_LABELS = 32;
 
 /** Hives tried for one POST /v1/workers before giving up: enough to route around a bad hive, not a retry storm. */
 export const MAX_SPAWN_ATTEMPTS = 3;
@@ -148,7 +158,7 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
 
   /** The best placement now; nothing is held. */
   plan(request: PlacementRequest): Placement {
-    const ranked = rankPlacements(request, this.candidates(request, new Set()), 1);
+    const ranked = this.rank(request, new Set());
     if (!ranked.ok) {
       this.metrics.placements.inc({ route: 'plan', result: 'rejected' });
       throw rejected(ranked.rejections, request.hiveId);
@@ -210,7 +220,7 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
    * when hives were tried and none is left.
    */
   private placeAndReserve(request: PlacementRequest, workerId: string, tried: Map<string, string>): Reservation | null {
-    const ranked = rankPlacements(request, this.candidates(request, tried), 1);
+    const ranked = this.rank(request, tried);
     if (!ranked.ok) {
       if (tried.size > 0) return null;
       this.metrics.placements.inc({ route: 'spawn', result: 'rejected' });
@@ -233,6 +243,48 @@ export class SchedulerService implements OnModuleInit, OnModuleDestroy {
     };
     this.registry.reserve(reservation);
     return reservation;
+  }
+
+  /**
+   * The best placement. Most requests are settled by a scan of the registry's
+   * placement table, which only then asks the catalog about the few best
+   * hives; pins (one hive) and whatever the fast path cannot settle go through
+   * the exact scan, which also names every hive's rejection.
+   */
+  private rank(request: PlacementRequest, exclude: { has(hiveId: string): boolean }): RankedPlacements {
+    if (request.hiveId === undefined) {
+      const placement = this.fastPlacement(request, exclude);
+      if (placement) return { ok: true, placements: [placement] };
+    }
+    return rankPlacements(request, this.candidates(request, exclude), 1);
+  }
+
+  private fastPlacement(request: PlacementRequest, exclude: { has(hiveId: string): boolean }): Placement | null {
+    const now = this.clock.now();
+    const { table, entries } = this.registry.placementTable(now);
+    const labels = Object.entries(request.labels ?? {});
+    const depth = labels.length > 0 ? FAST_PATH_DEPTH_WITH_LABELS : FAST_PATH_DEPTH;
+    const fits = bestFitsInTable(request, table, entries, now, this.config.heartbeatTimeoutMs, depth);
+    for (const fit of fits) {
+      const hiveId = table.hiveIds[fit.slot];
+      if (exclude.has(hiveId)) continue;
+      const hive = this.catalog.findById(hiveId);
+      if (!hive || hive.cordoned || labels.some(([key, value]) => hive.labels[key] !== value)) continue;
+      const { resources } = entries[fit.slot];
+      const device = fit.device === -1 ? undefined : resources.devices[fit.device];
+      return toPlacement(
+        {
+          hiveId,
+          device: device?.device ?? 'cpu',
+          backend: device?.backend ?? 'cpu',
+          deviceId: device?.deviceId ?? null,
+          freeAfterBytes: fit.freeAfterBytes,
+          totalBytes: device?.totalBytes ?? resources.ram.totalBytes,
+        },
+        request.strategy === 'spread',
+      );
+    }
+    return null;
   }
 
   /** Every catalog hive (or the pinned one) joined with its live view; a pin to an unknown hive is a 404. */
