@@ -58,6 +58,7 @@ import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetRes
 import { benchHiveId, BenchHive, registerHives } from './lib/hives';
 import { LoadRequest, loadProblems, LoadSummary, runLoad, UNEXPECTED } from './lib/load';
 import { sample, scrapeMetrics } from './lib/metrics';
+import { seededRandom } from './lib/random';
 import { exitCodeFor, runBenchmark } from './lib/run';
 
 const GiB = 2 ** 30;
@@ -86,18 +87,6 @@ const TARGETS = { decisionP99Ms: 2 };
 // A seeded fleet
 // ---------------------------------------------------------------------------
 
-/** mulberry32: small, fast, good enough to make a fleet reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)];
 
 const GPU_MODELS = [
@@ -121,7 +110,7 @@ interface FleetHive {
 }
 
 function buildFleet(count: number, gpusPerHive: number, seed: number): FleetHive[] {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const fleet: FleetHive[] = [];
   for (let h = 0; h < count; h++) {
     const id = benchHiveId(h);
@@ -173,7 +162,7 @@ function buildFleet(count: number, gpusPerHive: number, seed: number): FleetHive
 
 /** A fixed mix of requests the fleet can take: GPU workers (binpack/spread, some with labels or a backend) and CPU workers. */
 function buildRequests(count: number, seed: number): PlacementRequest[] {
-  const random = prng(seed ^ 0x5eed);
+  const random = seededRandom(seed ^ 0x5eed);
   return Array.from({ length: count }, (_, i): PlacementRequest => {
     const strategy = random() < 0.6 ? 'binpack' : 'spread';
     const modelId = pick(random, MODELS);

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../bench/lib/random';
 import type { HiveCatalog } from '../catalog/hive-catalog.service';
 import { ManualClock } from '../clock/clock';
 import { loadConfig } from '../config/queen-config';
@@ -14,18 +15,6 @@ import { SchedulerService } from './scheduler.service';
 const GiB = 2 ** 30;
 const TIMEOUT_MS = 15_000;
 
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Row {
   id: string;
   cordoned: boolean;
@@ -39,7 +28,7 @@ interface Row {
  * the timeout, cordoned, without capabilities, and removed again (slots move).
  */
 function randomWorld(seed: number) {
-  const random = prng(seed);
+  const random = seededRandom(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const clock = new ManualClock(Date.parse('2026-11-27T10:00:00.000Z'));
   const start = clock.now();
