@@ -75,7 +75,7 @@ type CatalogRow = Readonly<Pick<CatalogHive, 'id' | 'cordoned' | 'labels' | 'cap
 
 /**
  * Joins catalog rows with the registry's live views, one hive at a time, for
- * placement. It runs over the whole fleet on every request, so it is a plain
+ * the exact scan. That scan may cover the whole fleet, so this is a plain
  * iterator that fills one reused candidate (placement reads a candidate and
  * keeps nothing of it) rather than a generator yielding new objects.
  */
