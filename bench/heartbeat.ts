@@ -28,7 +28,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseFlags, usage, UsageError } from './lib/args';
+import { parseFlags, readCommandLine } from './lib/args';
 import { ChildServer } from './lib/child-server';
 import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetResult, writeJson } from './lib/format';
 import { classifyHeartbeatAck, HeartbeatFeed } from './lib/heartbeat-feed';
@@ -362,18 +362,8 @@ function report(results: ServerResult[], flags: Flags, order: ServerKind[]) {
 }
 
 async function main(): Promise<number> {
-  let flags: Flags;
-  try {
-    flags = parseFlags(process.argv.slice(2), FLAGS);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n${usage('node dist/bench/heartbeat.js', FLAGS)}\n`);
-    return 2;
-  }
-  if (flags.help) {
-    process.stdout.write(`${usage('node dist/bench/heartbeat.js', FLAGS)}\n`);
-    return 0;
-  }
+  const flags = readCommandLine(process.argv.slice(2), FLAGS, 'node dist/bench/heartbeat.js');
+  if (typeof flags === 'number') return flags;
   const order = flags.servers.split(',').map((s) => s.trim()).filter(Boolean) as ServerKind[];
   const unknown = order.filter((k) => !(k in SERVERS));
   if (unknown.length || order.length === 0 || new Set(order).size !== order.length) {

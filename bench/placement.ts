@@ -52,7 +52,7 @@ import { computeResources } from '../src/registry/usage';
 import type { HiveClient } from '../src/scheduling/hive-client';
 import { choosePlacement, Placement, PlacementCandidate, PlacementRequest, rankPlacements } from '../src/scheduling/placement';
 import { SchedulerService } from '../src/scheduling/scheduler.service';
-import { parseFlags, usage, UsageError } from './lib/args';
+import { parseFlags, readCommandLine } from './lib/args';
 import { ChildServer, sleep } from './lib/child-server';
 import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetResult, writeJson } from './lib/format';
 import { benchHiveId, BenchHive, registerHives } from './lib/hives';
@@ -753,18 +753,8 @@ function report(flags: Flags, inProcess: InProcessResult | null, http: ServerRes
 }
 
 async function main(): Promise<number> {
-  let flags: Flags;
-  try {
-    flags = parseFlags(process.argv.slice(2), FLAGS);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n${usage('node dist/bench/placement.js', FLAGS)}\n`);
-    return 2;
-  }
-  if (flags.help) {
-    process.stdout.write(`${usage('node dist/bench/placement.js', FLAGS)}\n`);
-    return 0;
-  }
+  const flags = readCommandLine(process.argv.slice(2), FLAGS, 'node dist/bench/placement.js');
+  if (typeof flags === 'number') return flags;
   const parts = new Set(flags.parts.split(',').map((p) => p.trim()).filter(Boolean));
   if (parts.size === 0 || [...parts].some((p) => p !== 'inproc' && p !== 'http')) {
     process.stderr.write(`--parts must be inproc, http or inproc,http (got "${flags.parts}")\n`);

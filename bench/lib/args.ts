@@ -73,3 +73,27 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S): ParsedF
   }
   return out as ParsedFlags<S> & { help: boolean };
 }
+
+/**
+ * The flags of a benchmark's command line, or the exit code to end with at once:
+ * 2 after saying what is wrong with them, 0 after printing the usage for --help.
+ */
+export function readCommandLine<S extends FlagSpec>(
+  argv: string[],
+  spec: S,
+  command: string,
+): (ParsedFlags<S> & { help: boolean }) | number {
+  let flags: ParsedFlags<S> & { help: boolean };
+  try {
+    flags = parseFlags(argv, spec);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n${usage(command, spec)}\n`);
+    return 2;
+  }
+  if (flags.help) {
+    process.stdout.write(`${usage(command, spec)}\n`);
+    return 0;
+  }
+  return flags;
+}
