@@ -60,10 +60,6 @@ export class HiveCatalog implements OnModuleInit {
     this.logger.log(`catalog holds ${this.hives.size} hive(s)`);
   }
 
-  get size(): number {
-    return this.hives.size;
-  }
-
   findById(id: string): CatalogHive | undefined {
     const row = this.hives.get(id);
     return row && toCatalogHive(row);

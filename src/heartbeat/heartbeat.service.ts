@@ -12,8 +12,6 @@ import { CatalogWriteBehind } from './catalog-write-behind';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
 import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
-export type HeartbeatResult = 'applied' | 'stale' | 'unauthorized' | 'forbidden' | 'unknown_hive' | 'invalid';
-
 /**
  * Applies a hive's heartbeat to the registry and hands the catalog what
  * changed. Runs no SQL: token checks read the catalog's memory, and catalog
