@@ -1,20 +1,22 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { CatalogModule } from './catalog/catalog.module';
-import { Clock } from './clock/clock';
-import { ClockModule } from './clock/clock.module';
-import { ProblemFilter } from './common/problem.filter';
-import { QueenValidationPipe } from './common/validation';
-import { QueenConfigModule } from './config/config.module';
-import { QueenConfig } from './config/queen-config';
+import { DatabaseModule } from './catalog/database/database.module';
 import { DashboardModule } from './dashboard/dashboard.module';
-import { DatabaseModule } from './database/database.module';
-import { EventsModule } from './events/events.module';
-import { HealthModule } from './health/health.module';
+import { FleetModule } from './fleet/fleet.module';
 import { HeartbeatModule } from './heartbeat/heartbeat.module';
-import { LoggingModule } from './logging/logging.module';
-import { MetricsModule } from './metrics/metrics.module';
+import { HivesModule } from './hives/hives.module';
+import { AdminAuthGuard } from './platform/auth/admin-auth.guard';
+import { Clock } from './platform/clock/clock';
+import { ClockModule } from './platform/clock/clock.module';
+import { QueenConfigModule } from './platform/config/config.module';
+import { QueenConfig } from './platform/config/queen-config';
+import { EventsModule } from './platform/events/events.module';
+import { HealthModule } from './platform/health/health.module';
+import { ProblemFilter } from './platform/http/problem.filter';
+import { QueenValidationPipe } from './platform/http/validation';
+import { LoggingModule } from './platform/logging/logging.module';
+import { MetricsModule } from './platform/metrics/metrics.module';
 import { SchedulingModule } from './scheduling/scheduling.module';
 
 export interface AppModuleOptions {
@@ -32,12 +34,13 @@ export class AppModule {
         QueenConfigModule.forRoot(config),
         ClockModule.forRoot(clock),
         LoggingModule.forRoot(config),
-        DatabaseModule.forRoot(config.database),
-        EventsModule,
         MetricsModule,
-        // Before CatalogModule: its routes (/v1/hives/active) must be matched before /v1/hives/:id.
-        HeartbeatModule,
+        EventsModule,
+        DatabaseModule.forRoot(config.database),
         CatalogModule,
+        HivesModule,
+        FleetModule,
+        HeartbeatModule,
         SchedulingModule,
         HealthModule,
         DashboardModule,

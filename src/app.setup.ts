@@ -3,8 +3,8 @@ import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
-import { bodyParserErrorsToProblems } from './common/body-errors';
-import { mountApiDocs } from './docs/swagger';
+import { bodyParserErrorsToProblems } from './platform/http/body-errors';
+import { mountApiDocs } from './platform/docs/swagger';
 
 /** Largest request body accepted on any route (API.md: heartbeats ≤ 1 MiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createQueenApp } from './app.setup';
-import { ConfigError, loadConfig, QueenConfig } from './config/queen-config';
+import { ConfigError, loadConfig, QueenConfig } from './platform/config/queen-config';
 
 function describeDatabase(config: QueenConfig): string {
   if (config.database.type === 'sqlite') return `sqlite ${config.database.path}`;

@@ -12,7 +12,7 @@ import { Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json } from 'express';
-import { QueenValidationPipe } from '../../src/common/validation';
+import { QueenValidationPipe } from '../../src/platform/http/validation';
 import { BaselineStore } from './bare-nest/baseline-store';
 import { HealthBaselineController } from './bare-nest/health-baseline.controller';
 import { HeartbeatBaselineController } from './bare-nest/heartbeat-baseline.controller';

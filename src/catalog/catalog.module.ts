@@ -1,19 +1,36 @@
-import { Module } from '@nestjs/common';
-import { QueenConfig } from '../config/queen-config';
-import { loadOrCreateSecretKey, SecretBox } from '../security/secret-box';
+import { Module, OnModuleInit } from '@nestjs/common';
+import { QueenConfig } from '../platform/config/queen-config';
+import { QueenMetrics } from '../platform/metrics/queen-metrics';
+import { loadOrCreateSecretKey, SecretBox } from '../platform/security/secret-box';
+import { CatalogWriteBehind } from './catalog-write-behind';
 import { HiveCatalog } from './hive-catalog.service';
-import { HivesController } from './hives.controller';
 
+/**
+ * The persistent catalog: the only code that touches the database tables,
+ * and the write-behind that coalesces what heartbeats change.
+ */
 @Module({
-  controllers: [HivesController],
   providers: [
     HiveCatalog,
+    CatalogWriteBehind,
     {
       provide: SecretBox,
       inject: [QueenConfig],
       useFactory: (config: QueenConfig) => new SecretBox(loadOrCreateSecretKey(config.secretKey, config.dataDir)),
     },
   ],
-  exports: [HiveCatalog],
+  exports: [HiveCatalog, CatalogWriteBehind],
 })
-export class CatalogModule {}
+export class CatalogModule implements OnModuleInit {
+  constructor(
+    private readonly writeBehind: CatalogWriteBehind,
+    private readonly metrics: QueenMetrics,
+  ) {}
+
+  onModuleInit(): void {
+    this.writeBehind.onFlush = ({ hives, durationMs }) => {
+      this.metrics.catalogFlushDuration.observe(durationMs / 1000);
+      this.metrics.catalogFlushBatch.observe(hives);
+    };
+  }
+}

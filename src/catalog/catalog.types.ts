@@ -1,5 +1,5 @@
-import type { HiveCapabilities } from '../registry/registry.types';
-import type { HiveEntity, HiveStatus } from './hive.entity';
+import type { HiveCapabilities, HiveStatus } from '../domain/fleet';
+import type { HiveEntity } from './hive.entity';
 
 export type SshSecretKind = 'private_key' | 'password';
 
@@ -27,12 +27,6 @@ export interface HivePatch {
   cordoned?: boolean;
 }
 
-export interface HiveListQuery {
-  status?: HiveStatus;
-  limit: number;
-  offset: number;
-}
-
 /** A catalog hive as the rest of the app sees it: read-only, secrets left out. */
 export type CatalogHive = Readonly<Omit<HiveEntity, 'sshSecret' | 'tokenHash'>> & {
   readonly sshCredentialsSet: boolean;
@@ -46,5 +40,3 @@ export interface HiveChange {
 }
 
 export type HiveAuthResult = 'ok' | 'unknown_hive' | 'missing_token' | 'invalid_token' | 'token_of_another_hive';
-
-export type { HiveCapabilities, HiveStatus };

@@ -2,21 +2,17 @@ import { HttpStatus, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Mutex } from 'async-mutex';
 import { DataSource, EntityManager } from 'typeorm';
-import { Clock } from '../clock/clock';
-import { notFound, ProblemException } from '../common/problem';
-import { FleetEvents } from '../events/fleet-events';
-import { digestsEqual, hashToken, newHiveToken } from '../security/tokens';
-import { SecretBox } from '../security/secret-box';
-import { sameCapabilities } from './capabilities';
+import { sameCapabilities } from '../domain/fleet';
+import { Clock } from '../platform/clock/clock';
+import { notFound, ProblemException } from '../platform/http/problem';
+import { digestsEqual, hashToken, newHiveToken } from '../platform/security/tokens';
+import { SecretBox } from '../platform/security/secret-box';
 import { HiveEntity } from './hive.entity';
 import {
   CatalogHive,
   HiveAuthResult,
   HiveChange,
-  HiveCapabilities,
-  HiveListQuery,
   HivePatch,
-  HiveStatus,
   NewHive,
   SshSettingsInput,
 } from './catalog.types';
@@ -50,7 +46,6 @@ export class HiveCatalog implements OnModuleInit {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly secrets: SecretBox,
     private readonly clock: Clock,
-    private readonly events: FleetEvents,
   ) {
     this.repository = dataSource.getRepository(HiveEntity);
   }
@@ -71,35 +66,13 @@ export class HiveCatalog implements OnModuleInit {
     return hive;
   }
 
-  /** Every hive, for the scheduler and the liveness sweep. Read-only views, no copies of secrets. */
+  /** Every hive, as read-only views without secrets. */
   *all(): IterableIterator<CatalogHive> {
     for (const row of this.hives.values()) yield toCatalogHive(row);
   }
 
-  /**
-   * What placement reads of every hive, without copying: it runs per request
-   * over the whole fleet. Callers must not keep or change what it yields.
-   */
-  placementView(): IterableIterator<Readonly<Pick<HiveEntity, 'id' | 'cordoned' | 'labels' | 'capabilities'>>> {
-    return this.hives.values();
-  }
-
-  /** How many hives have each status, without copying rows (a metrics scrape over the whole fleet). */
-  countByStatus(): Record<HiveStatus, number> {
-    const counts: Record<HiveStatus, number> = { unknown: 0, online: 0, offline: 0 };
-    for (const row of this.hives.values()) counts[row.status]++;
-    return counts;
-  }
-
-  /** Ordered by id, so pages are stable. */
-  list(query: HiveListQuery): { items: CatalogHive[]; total: number } {
-    const matching = [...this.hives.values()]
-      .filter((row) => !query.status || row.status === query.status)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return {
-      items: matching.slice(query.offset, query.offset + query.limit).map(toCatalogHive),
-      total: matching.length,
-    };
+  get size(): number {
+    return this.hives.size;
   }
 
   /** Registers a hive; returns it with its heartbeat token, which is not kept anywhere. */
@@ -153,7 +126,6 @@ export class HiveCatalog implements OnModuleInit {
       await this.repository.delete({ id });
       this.hives.delete(id);
       this.hiveIdByTokenHash.delete(row.tokenHash);
-      this.events.publish('hive.removed', this.clock.now(), { hive_id: id });
     });
   }
 
@@ -175,19 +147,6 @@ export class HiveCatalog implements OnModuleInit {
     const presented = hashToken(token);
     if (digestsEqual(presented, row.tokenHash)) return 'ok';
     return this.hiveIdByTokenHash.has(presented) ? 'token_of_another_hive' : 'invalid_token';
-  }
-
-  /** Writes a status change (and the heartbeat time that caused it, if any) at once. */
-  async setStatus(id: string, status: HiveStatus, lastHeartbeatAt?: Date): Promise<void> {
-    await this.recordChanges(new Map([[id, { status, lastHeartbeatAt }]]));
-  }
-
-  /** Stores detected device capabilities; a no-op (no SQL) when nothing changed. */
-  async setCapabilities(id: string, capabilities: HiveCapabilities): Promise<boolean> {
-    const stored = this.hives.get(id)?.capabilities ?? null;
-    if (sameCapabilities(stored, capabilities)) return false;
-    await this.recordChanges(new Map([[id, { capabilities }]]));
-    return true;
   }
 
   /**
@@ -229,8 +188,8 @@ export class HiveCatalog implements OnModuleInit {
       changed = true;
     }
     if (change.capabilities && !sameCapabilities(current.capabilities, change.capabilities)) {
+      // updated_at records operators' changes (create, patch, token); what hives report does not move it.
       next.capabilities = change.capabilities;
-      next.updatedAt = new Date(this.clock.now());
       changed = true;
     }
     return changed ? next : null;

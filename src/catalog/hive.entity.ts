@@ -1,8 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { HiveCapabilities } from '../registry/registry.types';
-
-export const HIVE_STATUSES = ['unknown', 'online', 'offline'] as const;
-export type HiveStatus = (typeof HIVE_STATUSES)[number];
+import type { HiveCapabilities, HiveStatus } from '../domain/fleet';
 
 /**
  * A row of the `hives` table. Only {@link HiveCatalog} reads or writes it.

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Controller, Get, HttpStatus, Logger, Param, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Public } from '../auth/public.decorator';
-import { ProblemException } from '../common/problem';
+import { Public } from '../platform/auth/public.decorator';
+import { ProblemException } from '../platform/http/problem';
 
 /**
  * The dashboard's files: `src/dashboard/public` under ts-jest and ts-node,

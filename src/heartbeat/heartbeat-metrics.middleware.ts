@@ -1,6 +1,6 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { QueenMetrics } from '../metrics/queen-metrics';
+import { QueenMetrics } from '../platform/metrics/queen-metrics';
 
 const RESULT_BY_STATUS: Record<number, string> = { 401: 'unauthorized', 403: 'forbidden', 404: 'unknown_hive' };
 

@@ -1,8 +1,8 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiProblemResponse } from '../docs/problem-responses';
-import { Public } from '../auth/public.decorator';
-import { bearerToken } from '../security/tokens';
+import { ApiProblemResponse } from '../platform/docs/problem-responses';
+import { Public } from '../platform/auth/public.decorator';
+import { bearerToken } from '../platform/security/tokens';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
 import type { Response } from 'express';
 import { HEARTBEAT_RESULT } from './heartbeat-metrics.middleware';

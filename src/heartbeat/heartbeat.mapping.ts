@@ -1,4 +1,5 @@
-import type { HiveCapabilities, WorkerBackend, WorkerReport, WorkerState } from '../registry/registry.types';
+import type { HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
+import type { WorkerReport } from '../registry/registry.types';
 import type { HeartbeatCapabilitiesDto, HeartbeatWorkerDto } from './dto/heartbeat.dto';
 
 /** A validated heartbeat worker, in the registry's terms. */

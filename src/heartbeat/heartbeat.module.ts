@@ -1,19 +1,19 @@
 import { MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { HiveClientModule } from '../hive-client/hive-client.module';
 import { RegistryModule } from '../registry/registry.module';
-import { CatalogWriteBehind } from './catalog-write-behind';
-import { FleetMetrics } from './fleet-metrics';
+import { CapabilitiesService } from './capabilities.service';
+import { DeviceDetection } from './device-detection';
 import { HeartbeatController } from './heartbeat.controller';
 import { HeartbeatMetricsMiddleware } from './heartbeat-metrics.middleware';
 import { HeartbeatService } from './heartbeat.service';
-import { HiveStateController } from './hive-state.controller';
 import { LivenessSweeper } from './liveness-sweeper';
 
+/** What hives tell the queen: heartbeats, the capabilities they report or the queen pulls, and their silence. */
 @Module({
-  imports: [CatalogModule, RegistryModule],
-  controllers: [HeartbeatController, HiveStateController],
-  providers: [HeartbeatService, CatalogWriteBehind, LivenessSweeper, FleetMetrics],
-  exports: [CatalogWriteBehind],
+  imports: [CatalogModule, RegistryModule, HiveClientModule],
+  controllers: [HeartbeatController],
+  providers: [HeartbeatService, CapabilitiesService, DeviceDetection, LivenessSweeper],
 })
 export class HeartbeatModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

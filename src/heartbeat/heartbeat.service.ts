@@ -1,14 +1,14 @@
-import { HttpStatus, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Subscription } from 'rxjs';
-import { sameCapabilities } from '../catalog/capabilities';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { CatalogWriteBehind } from '../catalog/catalog-write-behind';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
-import { Clock } from '../clock/clock';
-import { ProblemException } from '../common/problem';
-import { validationProblem } from '../common/validation';
-import { QueenConfig } from '../config/queen-config';
-import { FleetEvents } from '../events/fleet-events';
+import { Clock } from '../platform/clock/clock';
+import { QueenConfig } from '../platform/config/queen-config';
+import { FleetEvents } from '../platform/events/fleet-events';
+import { ProblemException } from '../platform/http/problem';
+import { validationProblem } from '../platform/http/validation';
 import { HiveRegistry } from '../registry/hive-registry';
-import { CatalogWriteBehind } from './catalog-write-behind';
+import { CapabilitiesService } from './capabilities.service';
+import { DeviceDetection } from './device-detection';
 import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
 import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
@@ -18,32 +18,17 @@ import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbea
  * writes go through {@link CatalogWriteBehind}.
  */
 @Injectable()
-export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
-  private removals: Subscription | undefined;
-
+export class HeartbeatService {
   constructor(
     private readonly catalog: HiveCatalog,
     private readonly registry: HiveRegistry,
+    private readonly capabilities: CapabilitiesService,
+    private readonly detection: DeviceDetection,
     private readonly writeBehind: CatalogWriteBehind,
     private readonly events: FleetEvents,
     private readonly clock: Clock,
     private readonly config: QueenConfig,
   ) {}
-
-  /** A hive deleted from the catalog leaves the registry too, workers and reservations included. */
-  onModuleInit(): void {
-    this.removals = this.events.stream.subscribe((event) => {
-      if (event.type !== 'hive.removed') return;
-      const hiveId = String(event.data.hive_id);
-      this.registry.removeHive(hiveId);
-      // Pending writes belong to the deleted hive, not to one registered later under its id.
-      this.writeBehind.forget(hiveId);
-    });
-  }
-
-  onModuleDestroy(): void {
-    this.removals?.unsubscribe();
-  }
 
   receive(body: HeartbeatDto, token: string | null): HeartbeatAckDto {
     const receivedAt = this.clock.now();
@@ -51,28 +36,16 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
     this.authenticate(hiveId, token);
     this.refuseAmbiguous(body);
 
-    const capabilities = body.capabilities ? toCapabilities(body.capabilities) : null;
-    const known = this.knownCapabilities(hiveId);
-    const outcome = this.registry.applyHeartbeat(
-      hiveId,
-      {
-        stamp: { sequence: body.sequence ?? null, timestamp: Date.parse(body.timestamp) },
-        workers: body.workers.map(toWorkerReport),
-        receivedAt,
-      },
-      this.config.heartbeatTimeoutMs,
-    );
-    if (!outcome.applied) return this.ack(false, known === null);
+    const outcome = this.registry.applyHeartbeat(hiveId, {
+      stamp: { sequence: body.sequence ?? null, timestamp: Date.parse(body.timestamp) },
+      workers: body.workers.map(toWorkerReport),
+      receivedAt,
+    });
+    if (!outcome.applied) return this.ack(false, this.capabilities.known(hiveId, receivedAt) === null);
 
     const at = new Date(receivedAt);
     this.writeBehind.noteHeartbeat(hiveId, at);
-    // Every change is stored (a new GPU name or core count too), not only changes of capacity.
-    if (capabilities && !sameCapabilities(known, capabilities)) {
-      this.registry.setCapabilities(hiveId, capabilities);
-      this.writeBehind.noteCapabilities(hiveId, capabilities);
-      this.events.publish('hive.capabilities', receivedAt, { hive_id: hiveId });
-    }
-    // After a restart the registry is empty, so a hive's first beat is a transition too.
+    if (body.capabilities) this.capabilities.apply(hiveId, toCapabilities(body.capabilities), 'heartbeat', receivedAt);
     if (outcome.cameOnline) {
       this.writeBehind.noteStatus(hiveId, 'online', at);
       this.events.publish('hive.online', receivedAt, { hive_id: hiveId });
@@ -83,21 +56,9 @@ export class HeartbeatService implements OnModuleInit, OnModuleDestroy {
     for (const worker of outcome.removedWorkers) {
       this.events.publish('worker.removed', receivedAt, { hive_id: hiveId, worker_id: worker.workerId, model_id: worker.modelId, device: worker.device });
     }
-    const capabilitiesRequired = !capabilities && known === null;
-    if (capabilitiesRequired) this.events.publish('hive.capabilities_missing', receivedAt, { hive_id: hiveId });
+    const capabilitiesRequired = this.capabilities.known(hiveId, receivedAt) === null;
+    if (capabilitiesRequired) void this.detection.detect(hiveId);
     return this.ack(true, capabilitiesRequired);
-  }
-
-  /**
-   * Capabilities the registry knows, else the catalog's (after a restart the
-   * registry starts empty), which are then cached in the registry.
-   */
-  private knownCapabilities(hiveId: string) {
-    const cached = this.registry.getCapabilities(hiveId);
-    if (cached) return cached;
-    const stored = this.catalog.findById(hiveId)?.capabilities ?? null;
-    if (stored) this.registry.setCapabilities(hiveId, stored);
-    return stored;
   }
 
   private ack(applied: boolean, capabilitiesRequired: boolean): HeartbeatAckDto {

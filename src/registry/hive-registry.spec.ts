@@ -1,9 +1,11 @@
+import type { HiveCapabilities } from '../domain/fleet';
+import type { CapacityKind } from './capacity-index';
 import { HiveRegistry } from './hive-registry';
-import { HeartbeatStamp, HiveCapabilities, Reservation, WorkerReport } from './registry.types';
+import type { HeartbeatStamp, ReservationRequest, TrackedHive, WorkerReport } from './registry.types';
 
 const GiB = 2 ** 30;
 const T0 = Date.parse('2026-11-27T10:00:00Z');
-const STALE_AFTER_MS = 15_000;
+const TIMEOUT_MS = 15_000;
 const HIVE = 'hive-a';
 
 function worker(workerId: string, overrides: Partial<WorkerReport> = {}): WorkerReport {
@@ -26,19 +28,16 @@ function worker(workerId: string, overrides: Partial<WorkerReport> = {}): Worker
   };
 }
 
-function reservation(id: string, overrides: Partial<Reservation> = {}): Reservation {
+function holdFor(workerId: string, overrides: Partial<ReservationRequest> = {}): ReservationRequest {
   return {
-    id,
     hiveId: HIVE,
-    workerId: `w-${id}`,
+    workerId,
     modelId: 'llama-3-8b',
     backend: 'cuda',
     deviceId: 0,
     device: 'cuda:0',
     vramBytes: 8 * GiB,
     ramBytes: 2 * GiB,
-    createdAt: T0,
-    expiresAt: T0 + 60_000,
     ...overrides,
   };
 }
@@ -55,42 +54,54 @@ const CAPABILITIES: HiveCapabilities = {
 
 const stamp = (sequence: number | null, timestamp = T0): HeartbeatStamp => ({ sequence, timestamp });
 
+const tracked = (id: string, overrides: Partial<TrackedHive> = {}): TrackedHive => ({
+  id,
+  cordoned: false,
+  labels: {},
+  capabilities: CAPABILITIES,
+  status: 'unknown',
+  ...overrides,
+});
+
 describe('HiveRegistry', () => {
   let registry: HiveRegistry;
 
   beforeEach(() => {
-    registry = new HiveRegistry();
+    registry = new HiveRegistry(TIMEOUT_MS, T0);
+    registry.track(tracked(HIVE));
   });
 
   const beat = (workers: WorkerReport[], hiveStamp: HeartbeatStamp, receivedAt: number, hiveId = HIVE) =>
-    registry.applyHeartbeat(hiveId, { stamp: hiveStamp, workers, receivedAt }, STALE_AFTER_MS);
+    registry.applyHeartbeat(hiveId, { stamp: hiveStamp, workers, receivedAt });
 
   /** [used, reserved, free] of cuda:0 in GiB at `now`. */
   const gpu0 = (now: number) => {
-    const device = registry.getAvailableResources(HIVE, now)?.devices.find((d) => d.device === 'cuda:0');
+    const device = registry.view(HIVE, now)?.resources.devices.find((d) => d.device === 'cuda:0');
     return device && [device.usedBytes / GiB, device.reservedBytes / GiB, device.freeBytes / GiB];
+  };
+
+  /** What the capacity index holds for one kind, as `hive/position:free GiB`, fewest free first. */
+  const indexed = (kind: CapacityKind, now = T0): string[] => {
+    const slots: string[] = [];
+    registry.capacityIndex(now).ascending(kind, 0, (slot) => {
+      slots.push(`${slot.hive.hiveId}/${slot.device}:${slot.free / GiB}`);
+      return false;
+    });
+    return slots;
   };
 
   describe('applyHeartbeat', () => {
     it('applies the first heartbeat: online, workers recorded, all of them added', () => {
       const outcome = beat([worker('w1'), worker('w2')], stamp(1), T0);
 
-      expect(outcome).toEqual({
-        applied: true,
-        cameOnline: true,
-        addedWorkers: [worker('w1'), worker('w2')],
-        removedWorkers: [],
-        fulfilledReservations: [],
-      });
-      expect(registry.getHiveState(HIVE)).toEqual({
+      expect(outcome).toEqual({ applied: true, cameOnline: true, addedWorkers: [worker('w1'), worker('w2')], removedWorkers: [] });
+      expect(registry.view(HIVE, T0)).toMatchObject({
         hiveId: HIVE,
-        online: true,
         lastHeartbeatAt: T0,
         lastStamp: stamp(1),
-        capabilities: null,
         workers: [worker('w1'), worker('w2')],
-        reservations: [],
       });
+      expect(registry.status(HIVE, T0)).toBe('online');
     });
 
     it('diffs workers by id against the previous report; a state change is neither added nor removed', () => {
@@ -100,68 +111,59 @@ describe('HiveRegistry', () => {
       expect(outcome.cameOnline).toBe(false);
       expect(outcome.addedWorkers.map((w) => w.workerId)).toEqual(['w3']);
       expect(outcome.removedWorkers).toEqual([worker('w1')]);
-      expect(registry.getHiveState(HIVE)?.workers.map((w) => w.state)).toEqual(['busy', 'ready']);
+      expect(registry.view(HIVE, T0 + 5000)?.workers.map((w) => w.state)).toEqual(['busy', 'ready']);
     });
 
-    it.each<[string, HeartbeatStamp, HeartbeatStamp, boolean]>([
-      ['lower sequence', stamp(5), stamp(4), false],
-      ['equal sequence', stamp(5), stamp(5), true],
-      ['higher sequence with the hive clock an hour behind', stamp(5), stamp(6, T0 - 3_600_000), true],
-      ['lower sequence with the hive clock an hour ahead', stamp(5), stamp(4, T0 + 3_600_000), false],
-      ['no sequence, earlier timestamp', stamp(null), stamp(null, T0 - 1), false],
-      ['sequence only on the new one, earlier timestamp', stamp(null), stamp(7, T0 - 1), false],
-      ['sequence only on the old one, later timestamp', stamp(7), stamp(null, T0 + 1), true],
-    ])('orders by %s → applied: %s', (_name, first, second, applied) => {
+    it.each<[string, boolean, HeartbeatStamp, HeartbeatStamp]>([
+      ['lower sequence', false, stamp(5), stamp(4)],
+      ['equal sequence', true, stamp(5), stamp(5)],
+      ['higher sequence with the hive clock an hour behind', true, stamp(5), stamp(6, T0 - 3_600_000)],
+      ['lower sequence with the hive clock an hour ahead', false, stamp(5), stamp(4, T0 + 3_600_000)],
+      ['no sequence, earlier timestamp', false, stamp(null), stamp(null, T0 - 1)],
+      ['sequence only on the new one, earlier timestamp', false, stamp(null), stamp(7, T0 - 1)],
+      ['sequence only on the old one, later timestamp', true, stamp(7), stamp(null, T0 + 1)],
+    ])('orders by %s → applied: %s', (_name, applied, first, second) => {
       beat([worker('w1')], first, T0);
       expect(beat([worker('w2')], second, T0 + 1000).applied).toBe(applied);
     });
 
     it('changes nothing, liveness included, when not applied', () => {
       beat([worker('w1')], stamp(5), T0);
-      const before = registry.getHiveState(HIVE);
+      const before = { ...registry.view(HIVE, T0) };
 
       const outcome = beat([worker('w2')], stamp(4), T0 + 10_000);
 
-      expect(outcome).toEqual({
-        applied: false,
-        cameOnline: false,
-        addedWorkers: [],
-        removedWorkers: [],
-        fulfilledReservations: [],
-      });
-      expect(registry.getHiveState(HIVE)).toEqual(before);
+      expect(outcome).toEqual({ applied: false, cameOnline: false, addedWorkers: [], removedWorkers: [] });
+      expect({ ...registry.view(HIVE, T0 + 10_000) }).toEqual(before);
       // Liveness still dates from T0: the refused heartbeat did not keep the hive online.
-      expect(registry.sweepOffline(T0 + 10_001, 10_000)).toEqual([HIVE]);
+      expect(registry.sweep(T0 + TIMEOUT_MS + 1)).toEqual([HIVE]);
     });
 
-    it('resets the ordering once the last applied heartbeat is older than staleAfterMs (restarted agent)', () => {
+    it('resets the ordering once the last applied heartbeat is older than a timeout (restarted agent)', () => {
       beat([worker('w1')], stamp(500), T0);
 
-      expect(beat([], stamp(1), T0 + STALE_AFTER_MS).applied).toBe(false);
-      const restarted = beat([worker('w9')], stamp(1), T0 + STALE_AFTER_MS + 1);
+      expect(beat([], stamp(1), T0 + TIMEOUT_MS).applied).toBe(false);
+      const restarted = beat([worker('w9')], stamp(1), T0 + TIMEOUT_MS + 1);
 
       expect(restarted.applied).toBe(true);
-      expect(registry.getHiveState(HIVE)?.lastStamp).toEqual(stamp(1));
+      expect(registry.view(HIVE, T0 + TIMEOUT_MS + 1)?.lastStamp).toEqual(stamp(1));
       // The restarted sequence now orders normally again.
-      expect(beat([], stamp(2), T0 + STALE_AFTER_MS + 2).applied).toBe(true);
+      expect(beat([], stamp(2), T0 + TIMEOUT_MS + 2).applied).toBe(true);
+    });
+
+    it('refuses a heartbeat of a hive it does not track: the catalog and the registry are out of step', () => {
+      expect(() => beat([], stamp(1), T0, 'nowhere')).toThrow(/not tracked/);
     });
   });
 
   describe('usage', () => {
-    beforeEach(() => registry.setCapabilities(HIVE, CAPABILITIES));
-
     it('follows worker reports: stopped and failed workers hold nothing', () => {
       beat([worker('w1'), worker('w2', { vramBytes: 4 * GiB })], stamp(1), T0);
       expect(gpu0(T0)).toEqual([12, 0, 12]);
 
       beat([worker('w1', { state: 'stopped' }), worker('w2', { vramBytes: 4 * GiB, state: 'failed' })], stamp(2), T0);
       expect(gpu0(T0)).toEqual([0, 0, 24]);
-      expect(registry.getAvailableResources(HIVE, T0)?.ram).toEqual({
-        totalBytes: 64 * GiB,
-        usedBytes: 0,
-        reservedBytes: 0,
-        freeBytes: 64 * GiB,
-      });
+      expect(registry.view(HIVE, T0)?.resources.ram).toEqual({ totalBytes: 64 * GiB, usedBytes: 0, reservedBytes: 0, freeBytes: 64 * GiB });
     });
 
     it('follows capability changes', () => {
@@ -169,135 +171,210 @@ describe('HiveRegistry', () => {
       expect(gpu0(T0)).toEqual([8, 0, 16]);
       registry.setCapabilities(HIVE, { ...CAPABILITIES, gpus: [{ ...CAPABILITIES.gpus[0], vramBytes: 48 * GiB }] });
 
-      expect(registry.getAvailableResources(HIVE, T0)?.devices.map((d) => [d.device, d.freeBytes / GiB])).toEqual([
-        ['cuda:0', 40],
-      ]);
+      expect(registry.view(HIVE, T0)?.resources.devices.map((d) => [d.device, d.freeBytes / GiB])).toEqual([['cuda:0', 40]]);
+      expect(indexed('cuda')).toEqual([`${HIVE}/0:40`]);
     });
 
-    it('returns frozen usage that is reused while nothing changes', () => {
+    it('keeps the usage it computed while the claims stay the same, and freezes it', () => {
       beat([worker('w1')], stamp(1), T0);
-      const first = registry.getAvailableResources(HIVE, T0);
+      const first = registry.view(HIVE, T0)?.resources;
       beat([worker('w1', { state: 'busy', gpuPercent: 97 })], stamp(2), T0 + 5000);
-      registry.setCapabilities(HIVE, { ...CAPABILITIES, cpuCores: 32 });
 
-      expect(registry.getAvailableResources(HIVE, T0 + 5000)).toBe(first);
+      expect(registry.view(HIVE, T0 + 5000)?.resources).toBe(first);
       expect(Object.isFrozen(first?.devices[0])).toBe(true);
     });
 
-    it('counts a reservation until its TTL passes, decided by now', () => {
-      registry.reserve(reservation('r1', { expiresAt: T0 + 30_000 }));
+    it('counts a reservation until its TTL passes, and then ends it', () => {
+      const held = registry.reserve(holdFor('w-new'), T0, 30_000);
 
-      expect(gpu0(T0)).toEqual([0, 8, 16]);
+      expect(held).toMatchObject({ hiveId: HIVE, workerId: 'w-new', createdAt: T0, expiresAt: T0 + 30_000 });
+      expect(held.id).toMatch(/^r-[0-9a-f]{12}$/);
       expect(gpu0(T0 + 29_999)).toEqual([0, 8, 16]);
+      expect([...registry.reservations(T0 + 29_999)].map((r) => r.id)).toEqual([held.id]);
       expect(gpu0(T0 + 30_000)).toEqual([0, 0, 24]);
-      // An earlier instant still sees it: the cache is keyed on the instant, not on the last call.
-      expect(gpu0(T0 + 1)).toEqual([0, 8, 16]);
-      expect(registry.listReservations(T0 + 29_999).map((r) => r.id)).toEqual(['r1']);
-      expect(registry.listReservations(T0 + 30_000)).toEqual([]);
+      expect([...registry.reservations(T0 + 30_000)]).toEqual([]);
+      expect(registry.reservationOfWorker('w-new', T0 + 30_000)).toBeUndefined();
+      expect(registry.release(held.id)).toBeUndefined();
     });
 
-    it('expireReservations removes and returns only the expired ones', () => {
-      registry.reserve(reservation('short', { expiresAt: T0 + 10_000 }));
-      registry.reserve(reservation('long', { expiresAt: T0 + 60_000 }));
+    it('ends the reservations that expired and keeps the others', () => {
+      const short = registry.reserve(holdFor('w-short'), T0, 10_000);
+      const long = registry.reserve(holdFor('w-long'), T0, 60_000);
 
-      expect(registry.expireReservations(T0 + 9_999)).toEqual([]);
-      expect(registry.expireReservations(T0 + 10_000).map((r) => r.id)).toEqual(['short']);
-      expect(registry.findReservation('short')).toBeUndefined();
-      expect(registry.findReservation('long')).toBeDefined();
-      expect(gpu0(T0)).toEqual([0, 8, 16]);
+      expect(registry.reservationCount(T0 + 9_999)).toBe(2);
+      expect(registry.reservationCount(T0 + 10_000)).toBe(1);
+      expect(registry.reservationOfWorker(short.workerId, T0 + 10_000)).toBeUndefined();
+      expect(registry.reservationOfWorker(long.workerId, T0 + 10_000)).toEqual(long);
+      expect(gpu0(T0 + 10_000)).toEqual([0, 8, 16]);
     });
 
     it('ends a reservation when its worker is reported, counting its usage once', () => {
-      registry.reserve(reservation('r1', { workerId: 'w-new' }));
-      registry.reserve(reservation('r2', { workerId: 'w-later', deviceId: 1, device: 'cuda:1' }));
+      const first = registry.reserve(holdFor('w-new'), T0, 60_000);
+      const second = registry.reserve(holdFor('w-later', { deviceId: 1, device: 'cuda:1' }), T0, 60_000);
       expect(gpu0(T0)).toEqual([0, 8, 16]);
 
-      const outcome = beat([worker('w-new', { state: 'loading' })], stamp(1), T0 + 1000);
+      beat([worker('w-new', { state: 'loading' })], stamp(1), T0 + 1000);
 
-      expect(outcome.fulfilledReservations.map((r) => r.id)).toEqual(['r1']);
       expect(gpu0(T0 + 1000)).toEqual([8, 0, 16]);
-      expect(registry.findReservation('r1')).toBeUndefined();
-      expect(registry.getHiveState(HIVE)?.reservations.map((r) => r.id)).toEqual(['r2']);
+      expect(registry.release(first.id)).toBeUndefined();
+      expect([...(registry.view(HIVE, T0 + 1000)?.reservations.keys() ?? [])]).toEqual([second.id]);
     });
 
     it('ends a reservation even when its worker is reported failed: the spawn has an answer', () => {
-      registry.reserve(reservation('r1', { workerId: 'w-new' }));
-      const outcome = beat([worker('w-new', { state: 'failed' })], stamp(1), T0);
+      const held = registry.reserve(holdFor('w-new'), T0, 60_000);
+      beat([worker('w-new', { state: 'failed' })], stamp(1), T0);
 
-      expect(outcome.fulfilledReservations.map((r) => r.id)).toEqual(['r1']);
+      expect(registry.reservationOfWorker('w-new', T0)).toBeUndefined();
+      expect(registry.release(held.id)).toBeUndefined();
       expect(gpu0(T0)).toEqual([0, 0, 24]);
     });
 
-    it('releaseReservation frees the capacity once', () => {
-      registry.reserve(reservation('r1'));
+    it('release frees the capacity once', () => {
+      const held = registry.reserve(holdFor('w1'), T0, 60_000);
 
-      expect(registry.releaseReservation('r1')?.id).toBe('r1');
-      expect(registry.releaseReservation('r1')).toBeUndefined();
+      expect(registry.release(held.id)?.id).toBe(held.id);
+      expect(registry.release(held.id)).toBeUndefined();
       expect(gpu0(T0)).toEqual([0, 0, 24]);
     });
 
-    it('keeps its own copy of a reservation', () => {
-      const held = reservation('r1');
-      registry.reserve(held);
-      held.vramBytes = 20 * GiB;
+    it('refuses a reservation on a hive it does not track', () => {
+      expect(() => registry.reserve(holdFor('w1', { hiveId: 'nowhere' }), T0, 60_000)).toThrow(/not tracked/);
+    });
+  });
 
-      expect(gpu0(T0)).toEqual([0, 8, 16]);
+  describe('capacity index', () => {
+    it('holds a hive once it is heard from, online, not cordoned and of known capabilities', () => {
+      registry.track(tracked('no-caps', { capabilities: null }));
+      registry.track(tracked('cordoned', { cordoned: true }));
+      expect(indexed('cuda')).toEqual([]);
+
+      beat([worker('w1', { deviceId: 1, device: 'cuda:1' })], stamp(1), T0);
+      beat([], stamp(1), T0, 'no-caps');
+      beat([], stamp(1), T0, 'cordoned');
+
+      expect(indexed('cuda')).toEqual([`${HIVE}/1:16`, `${HIVE}/0:24`]);
+      expect(indexed('ram')).toEqual([`${HIVE}/-1:62`]);
+      expect(indexed('metal')).toEqual([]);
     });
 
-    it.each<[string, Reservation]>([
-      ['on a hive not in the registry', reservation('r1', { hiveId: 'nowhere' })],
-      ['with an id already held', reservation('r0')],
-    ])('refuses a reservation %s', (_name, refused) => {
-      registry.reserve(reservation('r0'));
-      expect(() => registry.reserve(refused)).toThrow();
+    it('follows cordon, reservations, workers and liveness', () => {
+      beat([], stamp(1), T0);
+      registry.setAdmission(HIVE, { cordoned: true, labels: {} });
+      expect(indexed('cuda')).toEqual([]);
+      registry.setAdmission(HIVE, { cordoned: false, labels: { zone: 'a' } });
+      expect(indexed('cuda')).toEqual([`${HIVE}/0:24`, `${HIVE}/1:24`]);
+
+      const held = registry.reserve(holdFor('w1', { vramBytes: 20 * GiB }), T0, 10_000);
+      expect(indexed('cuda')).toEqual([`${HIVE}/0:4`, `${HIVE}/1:24`]);
+      registry.release(held.id);
+      beat([worker('w2', { deviceId: 1, device: 'cuda:1', vramBytes: 4 * GiB })], stamp(2), T0 + 1000);
+      expect(indexed('cuda')).toEqual([`${HIVE}/1:20`, `${HIVE}/0:24`]);
+
+      expect(registry.sweep(T0 + 1000 + TIMEOUT_MS + 1)).toEqual([HIVE]);
+      expect(indexed('cuda', T0 + 1000 + TIMEOUT_MS + 1)).toEqual([]);
+      beat([], stamp(3), T0 + 20_000);
+      expect(indexed('cuda', T0 + 20_000)).toEqual([`${HIVE}/0:24`, `${HIVE}/1:24`]);
+    });
+
+    it('ends expired reservations before it is read', () => {
+      beat([], stamp(1), T0);
+      registry.reserve(holdFor('w1', { vramBytes: 20 * GiB }), T0, 10_000);
+
+      expect(indexed('cuda', T0 + 9_999)).toEqual([`${HIVE}/0:4`, `${HIVE}/1:24`]);
+      expect(indexed('cuda', T0 + 10_000)).toEqual([`${HIVE}/0:24`, `${HIVE}/1:24`]);
+    });
+
+    it('orders equal free capacity by hive id, then device', () => {
+      registry.track(tracked('hive-0'));
+      beat([], stamp(1), T0);
+      beat([], stamp(1), T0, 'hive-0');
+
+      expect(indexed('cuda')).toEqual(['hive-0/0:24', 'hive-0/1:24', `${HIVE}/0:24`, `${HIVE}/1:24`]);
     });
   });
 
   describe('liveness', () => {
-    it('sweepOffline reports a silent hive once, keeps its workers, and the next heartbeat brings it back', () => {
+    it('sweep reports a silent hive once, keeps its workers, and the next heartbeat brings it back', () => {
+      registry.track(tracked('hive-b'));
       beat([worker('w1')], stamp(1), T0);
       beat([], stamp(1), T0 + 5000, 'hive-b');
 
-      expect(registry.sweepOffline(T0 + 10_000, 10_000)).toEqual([]);
-      expect(registry.sweepOffline(T0 + 10_001, 10_000)).toEqual([HIVE]);
-      expect(registry.sweepOffline(T0 + 12_000, 10_000)).toEqual([]);
-      expect(registry.isOnline(HIVE)).toBe(false);
-      expect(registry.isOnline('hive-b')).toBe(true);
-      expect(registry.getHiveState(HIVE)?.workers.map((w) => w.workerId)).toEqual(['w1']);
+      expect(registry.sweep(T0 + TIMEOUT_MS)).toEqual([]);
+      expect(registry.sweep(T0 + TIMEOUT_MS + 1)).toEqual([HIVE]);
+      expect(registry.sweep(T0 + TIMEOUT_MS + 2000)).toEqual([]);
+      expect(registry.status(HIVE, T0 + TIMEOUT_MS + 2000)).toBe('offline');
+      expect(registry.status('hive-b', T0 + TIMEOUT_MS + 2000)).toBe('online');
+      expect(registry.view(HIVE, T0 + TIMEOUT_MS + 2000)?.workers.map((w) => w.workerId)).toEqual(['w1']);
 
-      const back = beat([worker('w1')], stamp(2), T0 + 13_000);
+      const back = beat([worker('w1')], stamp(2), T0 + 18_000);
       expect(back).toMatchObject({ applied: true, cameOnline: true, addedWorkers: [], removedWorkers: [] });
-      expect(registry.isOnline(HIVE)).toBe(true);
+      expect(registry.status(HIVE, T0 + 18_000)).toBe('online');
     });
 
-    it('listActiveHives lists hives heard from within maxAgeMs', () => {
+    it('calls a hive offline by the rule at once, whether or not a sweep has announced it', () => {
+      beat([], stamp(1), T0);
+      expect(registry.status(HIVE, T0 + TIMEOUT_MS + 1)).toBe('offline');
+      expect(registry.activeHiveIds(T0 + TIMEOUT_MS + 1)).toEqual([]);
+    });
+
+    it('lists the hives online at a time', () => {
+      registry.track(tracked('old'));
+      registry.track(tracked('recent'));
       beat([], stamp(1), T0, 'old');
       beat([], stamp(1), T0 + 5000, 'recent');
-      registry.setCapabilities('never-heard', CAPABILITIES);
 
-      expect(registry.listActiveHives(5000, T0 + 5000)).toEqual(['old', 'recent']);
-      expect(registry.listActiveHives(5000, T0 + 5001)).toEqual(['recent']);
+      expect(registry.activeHiveIds(T0 + TIMEOUT_MS)).toEqual(['old', 'recent']);
+      expect(registry.activeHiveIds(T0 + TIMEOUT_MS + 1)).toEqual(['recent']);
     });
 
-    it('setCapabilities creates a hive that is neither online nor heard from', () => {
-      registry.setCapabilities(HIVE, CAPABILITIES);
-
-      expect(registry.getHiveState(HIVE)).toMatchObject({ online: false, lastHeartbeatAt: null, workers: [] });
-      expect(registry.getCapabilities(HIVE)).toBe(CAPABILITIES);
-      expect(registry.sweepOffline(T0 + 3_600_000, 10_000)).toEqual([]);
-      expect(beat([], stamp(1), T0).cameOnline).toBe(true);
+    it('sweeps only what went stale, however many hives stay online', () => {
+      for (let i = 0; i < 1000; i++) {
+        registry.track(tracked(`h-${i}`));
+        beat([], stamp(1), T0 + i, `h-${i}`);
+      }
+      // Ten went silent: a sweep at that instant names those ten and no other.
+      expect(registry.sweep(T0 + 9 + TIMEOUT_MS + 1)).toEqual(Array.from({ length: 10 }, (_, i) => `h-${i}`));
+      expect(registry.sweep(T0 + 9 + TIMEOUT_MS + 1)).toEqual([]);
     });
 
-    it('knows nothing of hives never seen', () => {
-      expect(registry.getHiveState('nowhere')).toBeUndefined();
-      expect(registry.getAvailableResources('nowhere', T0)).toBeUndefined();
-      expect(registry.getCapabilities('nowhere')).toBeNull();
-      expect(registry.isOnline('nowhere')).toBe(false);
+    it('after a restart: unknown during the first timeout for hives the catalog held online, then offline, once', () => {
+      const restarted = new HiveRegistry(TIMEOUT_MS, T0);
+      restarted.track(tracked('was-online', { status: 'online' }));
+      restarted.track(tracked('was-offline', { status: 'offline' }));
+      restarted.track(tracked('never-heard', { status: 'unknown' }));
+      restarted.track(tracked('returns', { status: 'online' }));
+
+      expect(restarted.status('was-online', T0)).toBe('unknown');
+      expect(restarted.status('was-offline', T0)).toBe('offline');
+      expect(restarted.status('never-heard', T0)).toBe('unknown');
+      expect(restarted.sweep(T0 + TIMEOUT_MS)).toEqual([]);
+      expect(restarted.applyHeartbeat('returns', { stamp: stamp(1), workers: [], receivedAt: T0 + 1000 }).cameOnline).toBe(true);
+
+      expect(restarted.status('was-online', T0 + TIMEOUT_MS + 1)).toBe('offline');
+      expect(restarted.sweep(T0 + TIMEOUT_MS + 1)).toEqual(['was-online']);
+      expect(restarted.sweep(T0 + TIMEOUT_MS + 2)).toEqual([]);
+      expect(restarted.status('never-heard', T0 + 3_600_000)).toBe('unknown');
+      expect(restarted.status('returns', T0 + TIMEOUT_MS + 1)).toBe('online');
+    });
+
+    it('counts the grace from when the queen started listening', () => {
+      const restarted = new HiveRegistry(TIMEOUT_MS, T0);
+      restarted.track(tracked('was-online', { status: 'online' }));
+      restarted.markStarted(T0 + 60_000);
+
+      expect(restarted.sweep(T0 + 60_000 + TIMEOUT_MS)).toEqual([]);
+      expect(restarted.sweep(T0 + 60_000 + TIMEOUT_MS + 1)).toEqual(['was-online']);
+    });
+
+    it('knows nothing of hives it does not track', () => {
+      expect(registry.view('nowhere', T0)).toBeUndefined();
+      expect(registry.status('nowhere', T0)).toBeUndefined();
     });
   });
 
-  describe('workers and iteration', () => {
+  describe('workers and forgetting', () => {
     beforeEach(() => {
+      registry.track(tracked('hive-b'));
       beat([worker('w1'), worker('w2', { modelId: 'qwen' })], stamp(1), T0, 'hive-a');
       beat([worker('w3', { modelId: 'qwen' })], stamp(1), T0, 'hive-b');
     });
@@ -324,32 +401,17 @@ describe('HiveRegistry', () => {
       expect(registry.listWorkers(filter).map((located) => located.worker.workerId)).toEqual(workerIds);
     });
 
-    it('iterates hive ids and live views with usage as of now', () => {
-      registry.setCapabilities('hive-a', CAPABILITIES);
+    it('forget drops the hive, its workers, its reservations and its capacity', () => {
+      const held = registry.reserve(holdFor('w-starting'), T0, 60_000);
 
-      expect([...registry.hiveIds()]).toEqual(['hive-a', 'hive-b']);
-      const views = [...registry.entries(T0)].map((view) => ({
-        hiveId: view.hiveId,
-        online: view.online,
-        hasCapabilities: view.capabilities !== null,
-        vramUsed: view.resources.devices.map((d) => d.usedBytes / GiB),
-      }));
-      expect(views).toEqual([
-        { hiveId: 'hive-a', online: true, hasCapabilities: true, vramUsed: [16, 0] },
-        { hiveId: 'hive-b', online: true, hasCapabilities: false, vramUsed: [8] },
-      ]);
-      expect(registry.liveView('hive-b', T0)?.resources.ram.usedBytes).toBe(2 * GiB);
-    });
-
-    it('removeHive forgets the hive, its workers and its reservations', () => {
-      registry.reserve(reservation('r1', { hiveId: 'hive-a' }));
-
-      expect(registry.removeHive('hive-a')).toBe(true);
-      expect(registry.removeHive('hive-a')).toBe(false);
-      expect(registry.getHiveState('hive-a')).toBeUndefined();
+      expect(registry.forget('hive-a')).toBe(true);
+      expect(registry.forget('hive-a')).toBe(false);
+      expect(registry.view('hive-a', T0)).toBeUndefined();
       expect(registry.findWorker('w1')).toBeUndefined();
-      expect(registry.findReservation('r1')).toBeUndefined();
+      expect(registry.release(held.id)).toBeUndefined();
       expect(registry.listWorkers().map((located) => located.worker.workerId)).toEqual(['w3']);
+      expect(indexed('cuda').some((slot) => slot.startsWith('hive-a/'))).toBe(false);
+      expect(registry.sweep(T0 + 3_600_000)).toEqual(['hive-b']);
     });
   });
 });

@@ -1,83 +1,159 @@
-import { Injectable } from '@nestjs/common';
-import {
+import { randomBytes } from 'node:crypto';
+import type { HiveCapabilities, HiveStatus } from '../domain/fleet';
+import { isLive, LivenessRule, liveStatus } from '../domain/liveness';
+import { CapacityIndex, CapacitySlot } from './capacity-index';
+import { ReservationBook } from './reservations';
+import type {
   AvailableResources,
   HeartbeatInput,
   HeartbeatOutcome,
   HeartbeatStamp,
-  HiveCapabilities,
-  HiveLiveView,
-  HiveRuntimeView,
+  HiveView,
   LocatedWorker,
   Reservation,
+  ReservationRequest,
+  TrackedHive,
   WorkerReport,
 } from './registry.types';
-import { PlacementTable } from './placement-table';
-import { claimSameCapacity, computeResources, isOlderHeartbeat, offerSameCapacity } from './usage';
+import { claimSameCapacity, computeResources, isOlderHeartbeat } from './usage';
 
-/** Placeholder until the first computation; its empty validity window forces that computation. */
-const NOT_COMPUTED = freezeResources(computeResources(null, [], []));
+const NOT_APPLIED: HeartbeatOutcome = Object.freeze({ applied: false, cameOnline: false, addedWorkers: [], removedWorkers: [] });
 
-class HiveEntry implements HiveLiveView {
-  online = false;
+class HiveEntry implements HiveView {
   lastHeartbeatAt: number | null = null;
   lastStamp: HeartbeatStamp | null = null;
-  capabilities: HiveCapabilities | null = null;
   workers: WorkerReport[] = [];
   workerIds = new Set<string>();
   readonly reservations = new Map<string, Reservation>();
-  /**
-   * Usage cache, valid while `now` is in [resourcesValidFrom, resourcesValidUntil): the window
-   * in which the same reservations are live (after the latest expired one's expiry, before the
-   * earliest live one's). Any change to workers, capacity or reservations empties the window.
-   */
-  resources = NOT_COMPUTED;
-  resourcesValidFrom = Infinity;
-  resourcesValidUntil = -Infinity;
+  resources: AvailableResources;
+  largestFreeCudaBytes = 0;
+  largestFreeMetalBytes = 0;
+  ramFreeBytes = 0;
+  /** The status last announced (event and catalog write); starts as the catalog's. */
+  announced: HiveStatus;
+  /** This hive's slots in the capacity index, by position in `resources.devices`, and its host RAM slot. */
+  deviceSlots: (CapacitySlot | null)[] = [];
+  ramSlot: CapacitySlot | null = null;
 
   constructor(
     readonly hiveId: string,
-    /** Its row in the registry's PlacementTable; moves when another hive is removed. */
-    public slot: number,
-  ) {}
-}
+    public cordoned: boolean,
+    public labels: Readonly<Record<string, string>>,
+    public capabilities: HiveCapabilities | null,
+    readonly statusAtStart: HiveStatus,
+  ) {
+    this.announced = statusAtStart;
+    this.resources = computeResources(capabilities, [], []);
+    this.summarise();
+  }
 
-/** A reservation stops counting at `expiresAt` itself: its TTL has passed by then. */
-function isExpired(reservation: Reservation, now: number): boolean {
-  return reservation.expiresAt <= now;
+  /** Copies the figures placement's checks read from `resources` onto the entry. */
+  summarise(): void {
+    let cuda = 0;
+    let metal = 0;
+    for (const device of this.resources.devices) {
+      if (device.backend === 'cuda') cuda = Math.max(cuda, device.freeBytes);
+      else metal = Math.max(metal, device.freeBytes);
+    }
+    this.largestFreeCudaBytes = cuda;
+    this.largestFreeMetalBytes = metal;
+    this.ramFreeBytes = this.resources.ram.freeBytes;
+  }
 }
 
 /**
- * In-memory runtime state of the fleet: one entry per hive, keyed by hive id. Rebuilt from
- * heartbeats after a restart. No I/O and no clock: time-dependent methods take `now`
- * (epoch ms, queen clock). Methods are synchronous, so a placement followed by `reserve`
- * in the same tick cannot interleave with a heartbeat.
+ * The live state of the fleet, one entry per registered hive: what placement
+ * admits (cordon, labels, capabilities, as the catalog says), what heartbeats
+ * report (workers, liveness), and what reservations hold. Usage is computed
+ * when any of those change, and the capacity index is kept in step in one
+ * place ({@link reindex}), so every reader sees the same figures.
  *
- * Objects handed in (worker lists, capabilities) are kept as they are: do not mutate them
- * afterwards. Usage returned is shared with the cache: read it, never change it.
+ * Rebuilt from the catalog and the next heartbeats after a restart. No I/O
+ * and no clock: time-dependent methods take `now` (epoch ms, queen clock) and
+ * first end the reservations expired by then. Methods are synchronous, so a
+ * placement followed by `reserve` in the same tick cannot interleave with a
+ * heartbeat. Objects handed in are kept as they are: do not change them afterwards.
  */
-@Injectable()
 export class HiveRegistry {
-  private readonly hives = new Map<string, HiveEntry>();
-  /** Entries by PlacementTable slot. */
-  private readonly entriesBySlot: HiveEntry[] = [];
-  private readonly table = new PlacementTable();
-  private readonly reservationsById = new Map<string, Reservation>();
+  readonly liveness: LivenessRule;
+  private readonly entries = new Map<string, HiveEntry>();
+  private readonly reservationBook = new ReservationBook();
+  private readonly index = new CapacityIndex();
   /** Which hive reported a worker, so a worker lookup does not scan the fleet. */
   private readonly hiveIdByWorkerId = new Map<string, string>();
+  /** Hives heard from since the start, least recently heard first: a sweep reads only the stale ones at the head. */
+  private readonly byLastHeartbeat = new Map<string, HiveEntry>();
+  /** Hives the catalog held as online at the start that have not beaten since. */
+  private readonly awaitingFirstBeat = new Set<HiveEntry>();
+
+  constructor(heartbeatTimeoutMs: number, startedAt: number) {
+    this.liveness = { heartbeatTimeoutMs, startedAt };
+  }
+
+  /** When the queen started listening: the start-up grace counts from here. */
+  markStarted(now: number): void {
+    this.liveness.startedAt = now;
+  }
+
+  // -- what the catalog says ---------------------------------------------------
+
+  /** Starts tracking a registered hive, or refreshes what the catalog says of one already tracked. */
+  track(hive: TrackedHive): void {
+    const entry = this.entries.get(hive.id);
+    if (entry === undefined) {
+      const created = new HiveEntry(hive.id, hive.cordoned, hive.labels, hive.capabilities, hive.status);
+      this.entries.set(hive.id, created);
+      if (hive.status === 'online') this.awaitingFirstBeat.add(created);
+      return;
+    }
+    this.setAdmission(hive.id, hive);
+  }
+
+  /** Cordon and labels as the catalog now holds them. */
+  setAdmission(hiveId: string, admission: { cordoned: boolean; labels: Readonly<Record<string, string>> }): void {
+    const entry = this.entry(hiveId);
+    entry.labels = admission.labels;
+    if (entry.cordoned === admission.cordoned) return;
+    entry.cordoned = admission.cordoned;
+    this.reindex(entry);
+  }
+
+  /** What the hive offers, as last reported or detected. */
+  setCapabilities(hiveId: string, capabilities: HiveCapabilities): void {
+    const entry = this.entry(hiveId);
+    entry.capabilities = capabilities;
+    this.refresh(entry);
+  }
+
+  /** Forgets a hive deleted from the catalog, with its workers and reservations. */
+  forget(hiveId: string): boolean {
+    const entry = this.entries.get(hiveId);
+    if (entry === undefined) return false;
+    for (const workerId of entry.workerIds) {
+      if (this.hiveIdByWorkerId.get(workerId) === hiveId) this.hiveIdByWorkerId.delete(workerId);
+    }
+    for (const reservation of entry.reservations.values()) this.reservationBook.remove(reservation);
+    entry.reservations.clear();
+    this.entries.delete(hiveId);
+    this.byLastHeartbeat.delete(hiveId);
+    this.awaitingFirstBeat.delete(entry);
+    this.unindex(entry);
+    return true;
+  }
+
+  // -- heartbeats and liveness -------------------------------------------------
 
   /**
-   * Applies a heartbeat unless it is older than the last applied one (see `isOlderHeartbeat`).
-   * If the last applied heartbeat was received more than `staleAfterMs` before this one, the
-   * ordering is reset and it is applied anyway: a restarted hive agent starts its sequence again.
-   * Creates the entry for a hive never seen.
+   * Applies a heartbeat unless it is older than the last applied one (see
+   * `isOlderHeartbeat`). If the last applied one was received more than a
+   * timeout earlier, ordering starts again: a restarted agent counts from 1.
    */
-  applyHeartbeat(hiveId: string, heartbeat: HeartbeatInput, staleAfterMs: number): HeartbeatOutcome {
-    const entry = this.entryFor(hiveId);
-    const orderingReset =
-      entry.lastHeartbeatAt !== null && heartbeat.receivedAt - entry.lastHeartbeatAt > staleAfterMs;
-    if (!orderingReset && isOlderHeartbeat(entry.lastStamp, heartbeat.stamp)) {
-      return { applied: false, cameOnline: false, addedWorkers: [], removedWorkers: [], fulfilledReservations: [] };
-    }
+  applyHeartbeat(hiveId: string, heartbeat: HeartbeatInput): HeartbeatOutcome {
+    const entry = this.entry(hiveId);
+    const now = heartbeat.receivedAt;
+    this.advance(now);
+    const orderingReset = entry.lastHeartbeatAt !== null && now - entry.lastHeartbeatAt > this.liveness.heartbeatTimeoutMs;
+    if (!orderingReset && isOlderHeartbeat(entry.lastStamp, heartbeat.stamp)) return NOT_APPLIED;
 
     const previousWorkers = entry.workers;
     const previousIds = entry.workerIds;
@@ -90,152 +166,88 @@ export class HiveRegistry {
     }
     for (const worker of addedWorkers) this.hiveIdByWorkerId.set(worker.workerId, hiveId);
 
-    // The report now counts these workers' usage; their reservations must stop counting it too.
-    const fulfilledReservations: Reservation[] = [];
-    for (const reservation of entry.reservations.values()) {
-      if (nextIds.has(reservation.workerId)) fulfilledReservations.push(reservation);
+    // The report now counts these workers' usage: their reservations must stop counting it too.
+    let changed = !claimSameCapacity(previousWorkers, nextWorkers);
+    for (const reservation of [...entry.reservations.values()]) {
+      if (nextIds.has(reservation.workerId)) {
+        this.dropReservation(entry, reservation);
+        changed = true;
+      }
     }
-    for (const reservation of fulfilledReservations) this.dropReservation(reservation);
 
-    if (!claimSameCapacity(previousWorkers, nextWorkers)) this.invalidateResources(entry);
+    const cameOnline = entry.lastHeartbeatAt === null || entry.announced !== 'online';
     entry.workers = nextWorkers;
     entry.workerIds = nextIds;
-    entry.lastHeartbeatAt = heartbeat.receivedAt;
+    entry.lastHeartbeatAt = now;
     entry.lastStamp = heartbeat.stamp;
-    const cameOnline = !entry.online;
-    entry.online = true;
-    this.table.online[entry.slot] = 1;
-    this.table.lastHeartbeatAt[entry.slot] = heartbeat.receivedAt;
-    return { applied: true, cameOnline, addedWorkers, removedWorkers, fulfilledReservations };
-  }
-
-  /** Records what the hive offers (null: unknown). Creates the entry if absent, without making it online. */
-  setCapabilities(hiveId: string, capabilities: HiveCapabilities | null): void {
-    const entry = this.entryFor(hiveId);
-    // Hives may resend identical capabilities on every beat; keep the usage cache then.
-    if (!offerSameCapacity(entry.capabilities, capabilities)) this.invalidateResources(entry);
-    entry.capabilities = capabilities;
-    this.table.hasCapabilities[entry.slot] = capabilities === null ? 0 : 1;
-  }
-
-  /** Known capabilities; null when unknown or when the hive is not in the registry. */
-  getCapabilities(hiveId: string): HiveCapabilities | null {
-    return this.hives.get(hiveId)?.capabilities ?? null;
-  }
-
-  getHiveState(hiveId: string): HiveRuntimeView | undefined {
-    const entry = this.hives.get(hiveId);
-    if (entry === undefined) return undefined;
-    return {
-      hiveId,
-      online: entry.online,
-      lastHeartbeatAt: entry.lastHeartbeatAt,
-      lastStamp: entry.lastStamp,
-      capabilities: entry.capabilities,
-      workers: entry.workers,
-      reservations: [...entry.reservations.values()],
-    };
-  }
-
-  /** Per-GPU and RAM usage at `now` (expired reservations do not count); undefined for an unknown hive. */
-  getAvailableResources(hiveId: string, now: number): AvailableResources | undefined {
-    const entry = this.hives.get(hiveId);
-    return entry === undefined ? undefined : this.refreshResources(entry, now);
-  }
-
-  /** The scheduler's per-hive read, without copying: see `HiveLiveView`. */
-  liveView(hiveId: string, now: number): HiveLiveView | undefined {
-    const entry = this.hives.get(hiveId);
-    if (entry === undefined) return undefined;
-    this.refreshResources(entry, now);
-    return entry;
-  }
-
-  /** Every hive's live view, in insertion order, without copying the fleet. */
-  *entries(now: number): IterableIterator<HiveLiveView> {
-    for (const entry of this.hives.values()) {
-      this.refreshResources(entry, now);
-      yield entry;
-    }
-  }
-
-  hiveIds(): IterableIterator<string> {
-    return this.hives.keys();
-  }
-
-  /** Hives whose last applied heartbeat was received at most `maxAgeMs` before `now`. */
-  listActiveHives(maxAgeMs: number, now: number): string[] {
-    const active: string[] = [];
-    for (const entry of this.hives.values()) {
-      if (entry.lastHeartbeatAt !== null && now - entry.lastHeartbeatAt <= maxAgeMs) active.push(entry.hiveId);
-    }
-    return active;
-  }
-
-  isOnline(hiveId: string): boolean {
-    return this.hives.get(hiveId)?.online ?? false;
+    entry.announced = 'online';
+    this.awaitingFirstBeat.delete(entry);
+    this.byLastHeartbeat.delete(hiveId);
+    this.byLastHeartbeat.set(hiveId, entry);
+    if (changed) this.refresh(entry);
+    else if (cameOnline) this.reindex(entry);
+    return { applied: true, cameOnline, addedWorkers, removedWorkers };
   }
 
   /**
-   * Marks offline every online hive silent for more than `timeoutMs` and returns their ids,
-   * each once per transition. They keep their last worker list; their next applied heartbeat
-   * reports `cameOnline` again.
+   * Announces offline every hive that the liveness rule now calls offline and
+   * that was last announced online; returns their ids, each once per
+   * transition. Costs what went stale, not the size of the fleet. They keep
+   * their last worker list; their next applied heartbeat brings them back.
    */
-  sweepOffline(now: number, timeoutMs: number): string[] {
+  sweep(now: number): string[] {
+    this.advance(now);
     const wentOffline: string[] = [];
-    for (const entry of this.hives.values()) {
-      if (entry.online && entry.lastHeartbeatAt !== null && now - entry.lastHeartbeatAt > timeoutMs) {
-        entry.online = false;
-        this.table.online[entry.slot] = 0;
-        wentOffline.push(entry.hiveId);
-      }
+    for (const entry of this.byLastHeartbeat.values()) {
+      if (isLive(entry, this.liveness, now)) break;
+      this.byLastHeartbeat.delete(entry.hiveId);
+      if (this.announceOffline(entry)) wentOffline.push(entry.hiveId);
+    }
+    for (const entry of this.awaitingFirstBeat) {
+      if (liveStatus(entry, this.liveness, now) !== 'offline') break;
+      this.awaitingFirstBeat.delete(entry);
+      if (this.announceOffline(entry)) wentOffline.push(entry.hiveId);
     }
     return wentOffline;
   }
 
-  /**
-   * Holds capacity for a worker being started. The registry keeps a copy. Throws when the hive
-   * is not in the registry or the id is taken: both are scheduler bugs, not conditions to absorb.
-   */
-  reserve(reservation: Reservation): void {
-    const entry = this.hives.get(reservation.hiveId);
-    if (entry === undefined) throw new Error(`cannot reserve on hive ${reservation.hiveId}: not in the registry`);
-    if (this.reservationsById.has(reservation.id)) throw new Error(`reservation ${reservation.id} already exists`);
-    const held = { ...reservation };
-    entry.reservations.set(held.id, held);
-    this.reservationsById.set(held.id, held);
-    this.invalidateResources(entry);
+  /** The hive's status by the liveness rule; undefined for a hive not tracked. */
+  status(hiveId: string, now: number): HiveStatus | undefined {
+    const entry = this.entries.get(hiveId);
+    return entry && liveStatus(entry, this.liveness, now);
   }
 
-  /** Ends a reservation (spawn refused, cancelled); returns it, or undefined if it had already ended. */
-  releaseReservation(reservationId: string): Reservation | undefined {
-    const reservation = this.reservationsById.get(reservationId);
-    if (reservation !== undefined) this.dropReservation(reservation);
-    return reservation;
+  // -- reads -------------------------------------------------------------------
+
+  get size(): number {
+    return this.entries.size;
   }
 
-  /** A held reservation, expired or not (until `expireReservations` removes it). */
-  findReservation(reservationId: string): Reservation | undefined {
-    return this.reservationsById.get(reservationId);
+  /** One hive's live view at `now`. */
+  view(hiveId: string, now: number): HiveView | undefined {
+    this.advance(now);
+    return this.entries.get(hiveId);
   }
 
-  /** Reservations still counting at `now`. */
-  listReservations(now: number): Reservation[] {
-    const live: Reservation[] = [];
-    for (const reservation of this.reservationsById.values()) {
-      if (!isExpired(reservation, now)) live.push(reservation);
+  /** Every tracked hive's live view at `now`, in no particular order. */
+  hives(now: number): IterableIterator<HiveView> {
+    this.advance(now);
+    return this.entries.values();
+  }
+
+  /** The capacity of schedulable hives at `now`, sorted for placement. */
+  capacityIndex(now: number): CapacityIndex {
+    this.advance(now);
+    return this.index;
+  }
+
+  /** Ids of hives online at `now`. */
+  activeHiveIds(now: number): string[] {
+    const active: string[] = [];
+    for (const entry of this.byLastHeartbeat.values()) {
+      if (isLive(entry, this.liveness, now)) active.push(entry.hiveId);
     }
-    return live;
-  }
-
-  /** Removes and returns the reservations whose TTL has passed at `now`. */
-  expireReservations(now: number): Reservation[] {
-    const expired: Reservation[] = [];
-    for (const reservation of this.reservationsById.values()) {
-      if (isExpired(reservation, now)) expired.push(reservation);
-    }
-    for (const reservation of expired) this.releaseReservation(reservation.id);
-    return expired;
+    return active;
   }
 
   /**
@@ -245,7 +257,7 @@ export class HiveRegistry {
   findWorker(workerId: string): LocatedWorker | undefined {
     const hiveId = this.hiveIdByWorkerId.get(workerId);
     if (hiveId === undefined) return undefined;
-    const worker = this.hives.get(hiveId)?.workers.find((candidate) => candidate.workerId === workerId);
+    const worker = this.entries.get(hiveId)?.workers.find((candidate) => candidate.workerId === workerId);
     return worker === undefined ? undefined : { hiveId, worker };
   }
 
@@ -254,101 +266,140 @@ export class HiveRegistry {
     const located: LocatedWorker[] = [];
     const collect = (entry: HiveEntry): void => {
       for (const worker of entry.workers) {
-        if (filter.modelId === undefined || worker.modelId === filter.modelId) {
-          located.push({ hiveId: entry.hiveId, worker });
-        }
+        if (filter.modelId === undefined || worker.modelId === filter.modelId) located.push({ hiveId: entry.hiveId, worker });
       }
     };
     if (filter.hiveId !== undefined) {
-      const entry = this.hives.get(filter.hiveId);
+      const entry = this.entries.get(filter.hiveId);
       if (entry !== undefined) collect(entry);
     } else {
-      for (const entry of this.hives.values()) collect(entry);
+      for (const entry of this.entries.values()) collect(entry);
     }
     return located;
   }
 
-  /** Forgets a hive with its workers and reservations (hive deleted from the catalog). */
-  removeHive(hiveId: string): boolean {
-    const entry = this.hives.get(hiveId);
-    if (entry === undefined) return false;
-    for (const workerId of entry.workerIds) {
-      if (this.hiveIdByWorkerId.get(workerId) === hiveId) this.hiveIdByWorkerId.delete(workerId);
-    }
-    for (const reservationId of entry.reservations.keys()) this.reservationsById.delete(reservationId);
-    this.hives.delete(hiveId);
-    const last = this.entriesBySlot.pop()!;
-    if (this.table.remove(entry.slot)) {
-      last.slot = entry.slot;
-      this.entriesBySlot[entry.slot] = last;
-    }
-    return true;
-  }
+  // -- reservations ------------------------------------------------------------
 
   /**
-   * The placement table with every hive's figures current at `now`, and the entries by slot
-   * (for what the table does not hold: device names, hives with many GPUs). Read both before
-   * the registry next changes.
+   * Holds capacity for a worker being started, for `ttlMs`. Throws when the
+   * hive is not tracked: placement only picks tracked hives, so that is a bug.
    */
-  placementTable(now: number): { table: PlacementTable; entries: readonly HiveLiveView[] } {
-    const table = this.table;
-    for (let slot = 0; slot < table.size; slot++) {
-      if (!table.isValid(slot, now)) this.refreshResources(this.entriesBySlot[slot], now);
-    }
-    return { table, entries: this.entriesBySlot };
+  reserve(request: ReservationRequest, now: number, ttlMs: number): Reservation {
+    const entry = this.entry(request.hiveId);
+    this.advance(now);
+    const reservation: Reservation = {
+      ...request,
+      id: `r-${randomBytes(6).toString('hex')}`,
+      createdAt: now,
+      expiresAt: now + ttlMs,
+    };
+    entry.reservations.set(reservation.id, reservation);
+    this.reservationBook.add(reservation);
+    this.refresh(entry);
+    return reservation;
   }
 
-  private entryFor(hiveId: string): HiveEntry {
-    let entry = this.hives.get(hiveId);
-    if (entry === undefined) {
-      entry = new HiveEntry(hiveId, this.table.add(hiveId));
-      this.entriesBySlot[entry.slot] = entry;
-      this.hives.set(hiveId, entry);
-    }
+  /** Ends a reservation (spawn refused, worker stopped); returns it, or undefined if it had already ended. */
+  release(reservationId: string): Reservation | undefined {
+    const reservation = this.reservationBook.get(reservationId);
+    if (reservation === undefined) return undefined;
+    const entry = this.entries.get(reservation.hiveId);
+    if (entry) this.dropReservation(entry, reservation);
+    else this.reservationBook.remove(reservation);
+    return reservation;
+  }
+
+  /** Reservations still held at `now`. */
+  reservations(now: number): IterableIterator<Reservation> {
+    this.advance(now);
+    return this.reservationBook.values();
+  }
+
+  reservationCount(now: number): number {
+    this.advance(now);
+    return this.reservationBook.size;
+  }
+
+  /** The reservation held for a worker at `now`, if any. */
+  reservationOfWorker(workerId: string, now: number): Reservation | undefined {
+    this.advance(now);
+    return this.reservationBook.ofWorker(workerId);
+  }
+
+  // -- internals ---------------------------------------------------------------
+
+  private entry(hiveId: string): HiveEntry {
+    const entry = this.entries.get(hiveId);
+    if (entry === undefined) throw new Error(`hive ${hiveId} is not tracked by the registry`);
     return entry;
   }
 
-  private invalidateResources(entry: HiveEntry): void {
-    entry.resourcesValidFrom = Infinity;
-    entry.resourcesValidUntil = -Infinity;
-    this.table.invalidate(entry.slot);
-  }
-
-  private dropReservation(reservation: Reservation): void {
-    this.reservationsById.delete(reservation.id);
-    const entry = this.hives.get(reservation.hiveId);
-    if (entry === undefined) return;
-    entry.reservations.delete(reservation.id);
-    this.invalidateResources(entry);
-  }
-
-  private refreshResources(entry: HiveEntry, now: number): AvailableResources {
-    if (now >= entry.resourcesValidFrom && now < entry.resourcesValidUntil) return entry.resources;
-    const live: Reservation[] = [];
-    let validFrom = -Infinity;
-    let validUntil = Infinity;
-    for (const reservation of entry.reservations.values()) {
-      if (isExpired(reservation, now)) {
-        validFrom = Math.max(validFrom, reservation.expiresAt);
-      } else {
-        live.push(reservation);
-        validUntil = Math.min(validUntil, reservation.expiresAt);
-      }
+  /** Ends the reservations whose TTL has passed by `now`. */
+  private advance(now: number): void {
+    for (const reservation of this.reservationBook.expiredAt(now)) {
+      const entry = this.entries.get(reservation.hiveId);
+      if (entry) this.dropReservation(entry, reservation);
+      else this.reservationBook.remove(reservation);
     }
-    entry.resources = freezeResources(computeResources(entry.capabilities, entry.workers, live));
-    entry.resourcesValidFrom = validFrom;
-    entry.resourcesValidUntil = validUntil;
-    this.table.writeResources(entry.slot, entry.resources, validFrom, validUntil);
-    return entry.resources;
   }
-}
 
-/**
- * Freezes the usage figures shared through the cache. The device list stays unfrozen (V8
- * iterates frozen arrays several times slower) and typed arrays cannot be frozen.
- */
-function freezeResources(resources: AvailableResources): AvailableResources {
-  for (const device of resources.devices) Object.freeze(device);
-  Object.freeze(resources.ram);
-  return resources;
+  private dropReservation(entry: HiveEntry, reservation: Reservation): void {
+    this.reservationBook.remove(reservation);
+    entry.reservations.delete(reservation.id);
+    this.refresh(entry);
+  }
+
+  private announceOffline(entry: HiveEntry): boolean {
+    if (entry.announced !== 'online') return false;
+    entry.announced = 'offline';
+    this.reindex(entry);
+    return true;
+  }
+
+  /** Recomputes a hive's usage from its capabilities, workers and reservations, and reindexes it. */
+  private refresh(entry: HiveEntry): void {
+    entry.resources = computeResources(entry.capabilities, entry.workers, entry.reservations.values());
+    entry.summarise();
+    this.reindex(entry);
+  }
+
+  /**
+   * Puts the hive's current free capacity in the index when it is
+   * schedulable (heard from, announced online, not cordoned, capabilities
+   * known), and takes it out otherwise. The only writer of the index.
+   */
+  private reindex(entry: HiveEntry): void {
+    const schedulable =
+      entry.lastHeartbeatAt !== null && entry.announced === 'online' && !entry.cordoned && entry.capabilities !== null;
+    if (!schedulable) {
+      this.unindex(entry);
+      return;
+    }
+    const devices = entry.resources.devices;
+    for (let i = 0; i < Math.max(devices.length, entry.deviceSlots.length); i++) {
+      const device = devices[i];
+      const slot = entry.deviceSlots[i] ?? null;
+      if (slot !== null && device !== undefined && slot.free === device.freeBytes && slot.kind === device.backend) continue;
+      if (slot !== null) this.index.remove(slot);
+      entry.deviceSlots[i] = null;
+      if (device === undefined) continue;
+      const next: CapacitySlot = { free: device.freeBytes, hive: entry, device: i, kind: device.backend };
+      this.index.insert(next);
+      entry.deviceSlots[i] = next;
+    }
+    entry.deviceSlots.length = devices.length;
+    const ramFree = entry.resources.ram.freeBytes;
+    if (entry.ramSlot?.free !== ramFree) {
+      if (entry.ramSlot) this.index.remove(entry.ramSlot);
+      entry.ramSlot = { free: ramFree, hive: entry, device: -1, kind: 'ram' };
+      this.index.insert(entry.ramSlot);
+    }
+  }
+
+  private unindex(entry: HiveEntry): void {
+    for (const slot of entry.deviceSlots) if (slot !== null) this.index.remove(slot);
+    entry.deviceSlots = [];
+    if (entry.ramSlot) this.index.remove(entry.ramSlot);
+    entry.ramSlot = null;
+  }
 }

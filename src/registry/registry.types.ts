@@ -3,35 +3,8 @@
  * Sizes are integer bytes; times are epoch milliseconds on the queen's clock
  * unless a name says otherwise.
  */
-
-export const GPU_BACKENDS = ['cuda', 'metal'] as const;
-export type GpuBackend = (typeof GPU_BACKENDS)[number];
-export type WorkerBackend = GpuBackend | 'cpu';
-
-export const WORKER_STATES = [
-  'starting',
-  'loading',
-  'idle',
-  'ready',
-  'busy',
-  'stopping',
-  'stopped',
-  'failed',
-] as const;
-export type WorkerState = (typeof WORKER_STATES)[number];
-
-export interface GpuCapability {
-  index: number;
-  name: string;
-  vramBytes: number;
-  backend: GpuBackend;
-}
-
-export interface HiveCapabilities {
-  cpuCores: number;
-  ramBytes: number;
-  gpus: GpuCapability[];
-}
+import type { GpuBackend, HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
+import type { LivenessFacts } from '../domain/liveness';
 
 /** A worker as its hive last reported it, normalised. */
 export interface WorkerReport {
@@ -53,20 +26,29 @@ export interface WorkerReport {
   gpuPercent: number | null;
 }
 
+/** Where a worker goes, as placement chose it. */
+export interface DeviceChoice {
+  backend: WorkerBackend;
+  /** GPU index; null for a CPU worker. */
+  deviceId: number | null;
+  /** `cuda:1`, `metal:0`, or `cpu`. */
+  device: string;
+}
+
 /** Capacity held for a worker between its placement and the heartbeat that shows it. */
-export interface Reservation {
+export interface Reservation extends DeviceChoice {
   id: string;
   hiveId: string;
   workerId: string;
   modelId: string;
-  backend: WorkerBackend;
-  deviceId: number | null;
-  device: string;
   vramBytes: number;
   ramBytes: number;
   createdAt: number;
   expiresAt: number;
 }
+
+/** What a reservation is asked for; the registry gives it its id and expiry. */
+export type ReservationRequest = Omit<Reservation, 'id' | 'createdAt' | 'expiresAt'>;
 
 /** What orders heartbeats: the hive's sequence when it sends one, else its timestamp. */
 export interface HeartbeatStamp {
@@ -92,11 +74,6 @@ export interface DeviceUsage extends CapacityUsage {
 export interface AvailableResources {
   /** Sorted by backend, then index. */
   devices: DeviceUsage[];
-  /**
-   * `freeBytes` of each entry of `devices`, in the same order, packed: placement reads every
-   * device of the fleet per decision, and one heap object per device made that scan 2–3× slower.
-   */
-  deviceFreeBytes: Float64Array;
   ram: CapacityUsage;
 }
 
@@ -112,41 +89,46 @@ export interface HeartbeatInput {
 export interface HeartbeatOutcome {
   /** False when the heartbeat was older than the last applied one: nothing changed at all. */
   applied: boolean;
-  /** First applied heartbeat ever, or the first since the hive was swept offline. */
+  /** First applied heartbeat since the queen started, or the first since the hive was swept offline. */
   cameOnline: boolean;
   /** Workers (by workerId) in this report and not in the previous one. */
   addedWorkers: WorkerReport[];
   /** Workers (by workerId) in the previous report and not in this one, as last reported. */
   removedWorkers: WorkerReport[];
-  /** Reservations ended because their worker now appears in the report. */
-  fulfilledReservations: Reservation[];
 }
 
-/** Runtime state of one hive, as `GET /v1/hives/{id}/state` needs it (usage comes separately, it depends on `now`). */
-export interface HiveRuntimeView {
-  hiveId: string;
-  online: boolean;
-  /** Queen receive time of the last applied heartbeat; null when none since the queen started. */
-  lastHeartbeatAt: number | null;
-  lastStamp: HeartbeatStamp | null;
+/** What the catalog says of a hive that the registry needs: what placement admits, and where liveness starts. */
+export interface TrackedHive {
+  id: string;
+  cordoned: boolean;
+  labels: Readonly<Record<string, string>>;
   capabilities: HiveCapabilities | null;
-  workers: readonly WorkerReport[];
-  /** Every reservation still held, including expired ones the sweep has not removed yet. */
-  reservations: Reservation[];
+  /** The status stored when this queen started. */
+  status: LivenessFacts['statusAtStart'];
 }
 
 /**
- * What the scheduler reads per hive during a placement scan. A live view into the registry,
- * not a copy: read it during the iteration that produced it and do not keep it.
+ * One hive as the registry holds it: catalog facts placement needs, and live
+ * state from heartbeats and reservations. A live view, not a copy: read it
+ * before the registry next changes and do not keep it.
  */
-export interface HiveLiveView {
+export interface HiveView extends LivenessFacts {
   readonly hiveId: string;
-  readonly online: boolean;
-  /** Queen receive time of the last applied heartbeat; null when none since the queen started. */
-  readonly lastHeartbeatAt: number | null;
+  readonly cordoned: boolean;
+  readonly labels: Readonly<Record<string, string>>;
   readonly capabilities: HiveCapabilities | null;
-  /** Usage as of the `now` given to the call that produced this view. Shared with the cache: read only. */
+  readonly lastStamp: HeartbeatStamp | null;
+  readonly workers: readonly WorkerReport[];
+  readonly reservations: ReadonlyMap<string, Reservation>;
+  /** Usage at the time given to the registry call that returned this view. */
   readonly resources: AvailableResources;
+  /**
+   * The most free bytes on any one GPU of each backend (0 without one), and free host RAM, from
+   * `resources`: on the view itself, so that naming ten thousand hives' reasons reads one object each.
+   */
+  readonly largestFreeCudaBytes: number;
+  readonly largestFreeMetalBytes: number;
+  readonly ramFreeBytes: number;
 }
 
 /** A reported worker together with the hive that reported it. */

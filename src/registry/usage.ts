@@ -1,23 +1,8 @@
 /**
  * Usage math and heartbeat ordering: pure functions over registry data, no state, no clock.
  */
-import {
-  AvailableResources,
-  CapacityUsage,
-  DeviceUsage,
-  GpuBackend,
-  HeartbeatStamp,
-  HiveCapabilities,
-  Reservation,
-  WorkerBackend,
-  WorkerReport,
-  WorkerState,
-} from './registry.types';
-
-/** Device key as used on the wire and in usage: `cuda:0`, `metal:1`. */
-export function gpuDeviceKey(backend: GpuBackend, index: number): string {
-  return `${backend}:${index}`;
-}
+import { compareGpus, GpuBackend, gpuDeviceKey, HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
+import type { AvailableResources, CapacityUsage, DeviceUsage, HeartbeatStamp, Reservation, WorkerReport } from './registry.types';
 
 /** Whether a worker in this state still holds its VRAM and RAM (a stopped or failed one has released them). */
 export function holdsCapacity(state: WorkerState): boolean {
@@ -35,10 +20,10 @@ interface CapacityClaim {
 /**
  * Per-GPU and host-RAM usage of one hive.
  *
- * `reservations` must already be the live ones (the caller decides expiry against its clock).
- * A claim on a GPU the capabilities do not list still produces a device (total 0) so the
- * over-use shows; a GPU claim without a device index cannot be attributed and only counts
- * its RAM. Unknown capabilities give totals of 0.
+ * `reservations` must be the live ones. A claim on a GPU the capabilities do
+ * not list still produces a device (total 0) so the over-use shows; a GPU
+ * claim without a device index cannot be attributed and only counts its RAM.
+ * Unknown capabilities give totals of 0.
  */
 export function computeResources(
   capabilities: HiveCapabilities | null,
@@ -75,18 +60,13 @@ export function computeResources(
   const devices = [...devicesByKey.values()];
   for (const usage of devices) settleFree(usage);
   settleFree(ram);
-  devices.sort(compareDevices);
-  return { devices, deviceFreeBytes: Float64Array.from(devices, (usage) => usage.freeBytes), ram };
+  devices.sort((a, b) => compareGpus({ backend: a.backend, index: a.deviceId }, { backend: b.backend, index: b.deviceId }));
+  for (const usage of devices) Object.freeze(usage);
+  return Object.freeze({ devices, ram: Object.freeze(ram) });
 }
 
 function settleFree(usage: CapacityUsage): void {
   usage.freeBytes = Math.max(0, usage.totalBytes - usage.usedBytes - usage.reservedBytes);
-}
-
-/** Backend, then index: the order devices are listed in, which placement relies on to break ties. */
-function compareDevices(a: DeviceUsage, b: DeviceUsage): number {
-  if (a.backend !== b.backend) return a.backend < b.backend ? -1 : 1;
-  return a.deviceId - b.deviceId;
 }
 
 /**
@@ -101,7 +81,7 @@ export function isOlderHeartbeat(last: HeartbeatStamp | null, next: HeartbeatSta
 }
 
 /**
- * Whether two worker reports claim exactly the same capacity, so cached usage stays valid.
+ * Whether two worker reports claim exactly the same capacity, so usage need not be recomputed.
  * Order-sensitive on purpose: hives report in a stable order, and a reorder only costs a recompute.
  */
 export function claimSameCapacity(previous: readonly WorkerReport[], next: readonly WorkerReport[]): boolean {
@@ -120,14 +100,4 @@ export function claimSameCapacity(previous: readonly WorkerReport[], next: reado
     }
   }
   return true;
-}
-
-/** Whether two capability reports offer the same capacity (names and core counts do not matter to usage). */
-export function offerSameCapacity(a: HiveCapabilities | null, b: HiveCapabilities | null): boolean {
-  if (a === null || b === null) return a === b;
-  if (a.ramBytes !== b.ramBytes || a.gpus.length !== b.gpus.length) return false;
-  return a.gpus.every((gpu, i) => {
-    const other = b.gpus[i];
-    return gpu.backend === other.backend && gpu.index === other.index && gpu.vramBytes === other.vramBytes;
-  });
 }

@@ -1,11 +1,18 @@
 /**
- * Placement: which hive and device a new worker should go to. Pure: no Nest, no I/O, no clock.
+ * Placement: which hive and device a new worker goes to. Pure: no Nest, no I/O, no clock.
  *
- * Runs over the whole fleet (10,000 hives × 8 GPUs) on every request, so it makes one pass over
- * the candidates, keeps only the best few, allocates only for options entering that top few, and
- * reads free VRAM from the packed `deviceFreeBytes` rather than from one object per device.
+ * One implementation serves every request. The best hive is found by walking
+ * the registry's capacity index from the size the worker needs, stopping at
+ * the first hive admitted; a pin evaluates its one hive; when nothing fits,
+ * every hive is evaluated once to name its reason. All three use the same
+ * two checks: {@link admission} (may the hive be considered) and
+ * {@link fitOnHive} (which of its devices, if any).
  */
-import { AvailableResources, GpuBackend, WorkerBackend } from '../registry/registry.types';
+import { GPU_BACKENDS, GpuBackend, WorkerBackend } from '../domain/fleet';
+import { isLive, LivenessRule } from '../domain/liveness';
+import type { CapacityIndex, CapacityKind, CapacitySlot } from '../registry/capacity-index';
+import type { JsonText } from '../platform/http/problem';
+import type { DeviceChoice, HiveView } from '../registry/registry.types';
 
 export type PlacementStrategy = 'binpack' | 'spread';
 
@@ -32,193 +39,216 @@ export interface PlacementRequest {
   /** Pin: only this hive is considered. */
   hiveId?: string;
   /** Every label here must be set to the same value on the hive. */
-  labels?: Record<string, string>;
+  labels?: Readonly<Record<string, string>>;
 }
 
-/**
- * One hive as the scheduler sees it. Placement reads a candidate only while iterating and keeps
- * nothing of it, so the scheduler may yield one reused object. `resources` must be as
- * `computeResources` builds them: devices sorted, `deviceFreeBytes` in step with them.
- */
-export interface PlacementCandidate {
+export interface Placement extends DeviceChoice {
   hiveId: string;
-  online: boolean;
-  cordoned: boolean;
-  labels: Record<string, string>;
-  hasCapabilities: boolean;
-  resources: AvailableResources;
-}
-
-export interface Placement {
-  hiveId: string;
-  /** `cuda:1`, `metal:0`, or `cpu`. */
-  device: string;
-  backend: WorkerBackend;
-  /** GPU index; null for a CPU worker. */
-  deviceId: number | null;
   /** In [0, 1], higher is better: how well the choice suits the strategy (device VRAM, or host RAM for CPU). */
   score: number;
 }
 
-/** `rejections` holds every considered hive when nothing fits (empty when none was considered, e.g. an unknown pin). */
-export type PlacementResult =
-  | { ok: true; placement: Placement }
-  | { ok: false; rejections: Record<string, RejectionReason> };
-
-export type RankedPlacements =
-  | { ok: true; placements: Placement[] }
-  | { ok: false; rejections: Record<string, RejectionReason> };
-
-/** The best placement for the request. */
-export function choosePlacement(request: PlacementRequest, candidates: Iterable<PlacementCandidate>): PlacementResult {
-  const ranked = rankPlacements(request, candidates, 1);
-  return ranked.ok ? { ok: true, placement: ranked.placements[0] } : ranked;
-}
-
-/** What a considered (hive, device) would leave free, with enough to report it. */
-export interface PlacementOption {
-  hiveId: string;
-  device: string;
-  backend: WorkerBackend;
-  deviceId: number | null;
-  freeAfterBytes: number;
-  totalBytes: number;
-}
+export type PlacementResult = { ok: true; placement: Placement } | { ok: false; rejections: Rejections };
 
 /**
- * The best `limit` hives for the request, best first, one placement (its best device) per hive:
- * `POST /v1/workers` moves to the next when a hive refuses the spawn.
- *
- * Ranking is by bytes left free on the chosen device (host RAM for a CPU worker) after placing:
- * fewest first for binpack, most first for spread; ties go to the lower hive id, then within a
- * hive to the lower device (backend, then index). The score reports the same fraction of the
- * device's total, so on devices of different sizes the order follows bytes, not the score.
+ * Why each considered hive was refused, in the order considered. Sent as the
+ * JSON object `{ "<hive id>": "<reason>" }`, written out directly: a fleet's
+ * worth of reasons costs a fraction of building that object first.
  */
-export function rankPlacements(
-  request: PlacementRequest,
-  candidates: Iterable<PlacementCandidate>,
-  limit: number,
-): RankedPlacements {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
-  const spread = request.strategy === 'spread';
-  const needsGpu = request.vramBytes > 0 && request.backend !== 'cpu';
-  const gpuBackend: GpuBackend | undefined = request.backend === 'cpu' ? undefined : request.backend;
-  const requiredLabels = Object.entries(request.labels ?? {});
+export class Rejections implements JsonText {
+  private readonly hiveIds: string[] = [];
+  private readonly reasons: RejectionReason[] = [];
 
-  /** Whether leaving `freeAfterBytes` on `hiveId` ranks before option `other`. */
-  const ranksBefore = (freeAfterBytes: number, hiveId: string, other: PlacementOption): boolean => {
-    if (freeAfterBytes !== other.freeAfterBytes) {
-      return spread ? freeAfterBytes > other.freeAfterBytes : freeAfterBytes < other.freeAfterBytes;
-    }
-    return hiveId < other.hiveId;
-  };
-
-  const ranked: PlacementOption[] = [];
-  const rejectedHiveIds: string[] = [];
-  const rejectionReasons: RejectionReason[] = [];
-  const reject = (hiveId: string, reason: RejectionReason): void => {
-    rejectedHiveIds.push(hiveId);
-    rejectionReasons.push(reason);
-  };
-
-  for (const candidate of candidates) {
-    if (request.hiveId !== undefined && candidate.hiveId !== request.hiveId) continue;
-    const admission = admissionRejection(candidate, requiredLabels);
-    if (admission !== null) {
-      reject(candidate.hiveId, admission);
-      continue;
-    }
-
-    const { resources } = candidate;
-    let deviceIndex = NO_DEVICE;
-    if (needsGpu) {
-      deviceIndex = bestFittingDevice(resources, request.vramBytes, gpuBackend, spread);
-      if (deviceIndex === NO_DEVICE) {
-        reject(candidate.hiveId, 'insufficient_vram');
-        continue;
-      }
-    }
-    const ramFreeBytes = resources.ram.freeBytes;
-    if (ramFreeBytes < request.ramBytes) {
-      reject(candidate.hiveId, 'insufficient_ram');
-      continue;
-    }
-
-    const freeAfterBytes =
-      deviceIndex === NO_DEVICE
-        ? ramFreeBytes - request.ramBytes
-        : resources.deviceFreeBytes[deviceIndex] - request.vramBytes;
-    if (ranked.length === limit && !ranksBefore(freeAfterBytes, candidate.hiveId, ranked[limit - 1])) continue;
-
-    let position = ranked.length;
-    while (position > 0 && ranksBefore(freeAfterBytes, candidate.hiveId, ranked[position - 1])) position--;
-    const device = deviceIndex === NO_DEVICE ? undefined : resources.devices[deviceIndex];
-    ranked.splice(position, 0, {
-      hiveId: candidate.hiveId,
-      device: device?.device ?? 'cpu',
-      backend: device?.backend ?? 'cpu',
-      deviceId: device?.deviceId ?? null,
-      freeAfterBytes,
-      totalBytes: device?.totalBytes ?? resources.ram.totalBytes,
-    });
-    if (ranked.length > limit) ranked.pop();
+  add(hiveId: string, reason: RejectionReason): void {
+    this.hiveIds.push(hiveId);
+    this.reasons.push(reason);
   }
 
-  if (ranked.length === 0) {
-    const rejections: Record<string, RejectionReason> = {};
-    rejectedHiveIds.forEach((hiveId, i) => (rejections[hiveId] = rejectionReasons[i]));
-    return { ok: false, rejections };
+  get size(): number {
+    return this.hiveIds.length;
   }
-  return { ok: true, placements: ranked.map((option) => toPlacement(option, spread)) };
+
+  /** One hive's reason (a scan: for a pin, or a test). */
+  reasonOf(hiveId: string): RejectionReason | undefined {
+    const at = this.hiveIds.indexOf(hiveId);
+    return at === -1 ? undefined : this.reasons[at];
+  }
+
+  toJSON(): Record<string, RejectionReason> {
+    const plain: Record<string, RejectionReason> = {};
+    this.hiveIds.forEach((hiveId, i) => (plain[hiveId] = this.reasons[i]));
+    return plain;
+  }
+
+  toJSONText(): string {
+    const { hiveIds, reasons } = this;
+    // Nothing here needs JSON escaping: hive ids are [a-z0-9._-] (the catalog refuses others) and reasons are constants.
+    let text = '{';
+    for (let i = 0; i < hiveIds.length; i++) text += `${i === 0 ? '' : ','}"${hiveIds[i]}":"${reasons[i]}"`;
+    return `${text}}`;
+  }
 }
 
-/** The first failing check before capacity is looked at, or null when the hive may be considered. */
-function admissionRejection(
-  candidate: PlacementCandidate,
-  requiredLabels: ReadonlyArray<[string, string]>,
-): RejectionReason | null {
-  if (!candidate.online) return 'offline';
-  if (candidate.cordoned) return 'cordoned';
-  if (!candidate.hasCapabilities) return 'no_capabilities';
-  for (const [key, value] of requiredLabels) {
-    if (candidate.labels[key] !== value) return 'label_mismatch';
+
+/** What placement reads of the fleet, all at one instant. */
+export interface FleetCapacity {
+  readonly now: number;
+  readonly liveness: LivenessRule;
+  readonly index: CapacityIndex;
+  hive(hiveId: string): HiveView | undefined;
+  hives(): Iterable<HiveView>;
+}
+
+/** The device a worker would take on one hive, and what it would leave free there. */
+interface Fit {
+  /** Position in `hive.resources.devices`; -1 for host RAM (a CPU worker). */
+  device: number;
+  freeAfterBytes: number;
+}
+
+const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
+
+/** Whether the request needs a GPU (else it is placed by host RAM alone). */
+export function needsGpu(request: PlacementRequest): boolean {
+  return request.vramBytes > 0 && request.backend !== 'cpu';
+}
+
+/** The first check before capacity that the hive fails, or null when it may be considered. */
+export function admission(hive: HiveView, request: PlacementRequest, rule: LivenessRule, now: number): RejectionReason | null {
+  if (!isLive(hive, rule, now)) return 'offline';
+  if (hive.cordoned) return 'cordoned';
+  if (hive.capabilities === null) return 'no_capabilities';
+  const labels = request.labels;
+  if (labels !== undefined) {
+    for (const key in labels) if (hive.labels[key] !== labels[key]) return 'label_mismatch';
   }
   return null;
 }
 
-const NO_DEVICE = -1;
+/**
+ * The device of the hive that suits the strategy best and alone has room
+ * (never the sum of several: weights are not split across GPUs), or why none.
+ * binpack leaves the fewest bytes free, spread the most; ties go to the lower
+ * device (backend, then index: the order of `resources.devices`).
+ */
+export function fitOnHive(hive: HiveView, request: PlacementRequest): Fit | 'insufficient_vram' | 'insufficient_ram' {
+  const spread = request.strategy === 'spread';
+  const gpu = needsGpu(request);
+  if (gpu) {
+    const largest =
+      request.backend === 'cuda'
+        ? hive.largestFreeCudaBytes
+        : request.backend === 'metal'
+          ? hive.largestFreeMetalBytes
+          : Math.max(hive.largestFreeCudaBytes, hive.largestFreeMetalBytes);
+    if (largest < request.vramBytes) return 'insufficient_vram';
+  }
+  if (hive.ramFreeBytes < request.ramBytes) return 'insufficient_ram';
+  const { devices, ram } = hive.resources;
+  let fit: Fit | null = null;
+  if (gpu) {
+    for (let i = 0; i < devices.length; i++) {
+      const device = devices[i];
+      if (device.freeBytes < request.vramBytes || (request.backend !== undefined && device.backend !== request.backend)) continue;
+      const freeAfterBytes = device.freeBytes - request.vramBytes;
+      if (fit === null || (spread ? freeAfterBytes > fit.freeAfterBytes : freeAfterBytes < fit.freeAfterBytes)) {
+        fit = { device: i, freeAfterBytes };
+      }
+    }
+  }
+  return fit ?? { device: -1, freeAfterBytes: ram.freeBytes - request.ramBytes };
+}
 
 /**
- * Index of the device of a matching backend that alone has `vramBytes` free and suits the
- * strategy best, or NO_DEVICE. One device, never the sum: weights are not split across GPUs.
+ * Where the worker goes: the hive whose best device leaves the fewest bytes
+ * free (binpack) or the most (spread), ties to the lower hive id, then the
+ * lower device. Hives in `exclude` are not considered (POST /v1/workers moves
+ * on to the next when one refuses). `rejections` names every considered
+ * hive's reason when nothing fits; it is empty for a pin to an unknown hive.
  */
-function bestFittingDevice(
-  resources: AvailableResources,
-  vramBytes: number,
-  backend: GpuBackend | undefined,
-  spread: boolean,
-): number {
-  const freeBytes = resources.deviceFreeBytes;
-  let best = NO_DEVICE;
-  for (let i = 0; i < freeBytes.length; i++) {
-    if (freeBytes[i] < vramBytes) continue;
-    // Devices are sorted, so keeping the earlier one on a tie keeps the lower device.
-    if (best !== NO_DEVICE && (spread ? freeBytes[i] <= freeBytes[best] : freeBytes[i] >= freeBytes[best])) continue;
-    // Last, so a device object is read only for a device that would win.
-    if (backend !== undefined && resources.devices[i].backend !== backend) continue;
-    best = i;
+export function place(
+  request: PlacementRequest,
+  fleet: FleetCapacity,
+  exclude: ReadonlySet<string> = NO_EXCLUSIONS,
+): PlacementResult {
+  if (request.hiveId !== undefined) {
+    const hive = fleet.hive(request.hiveId);
+    const rejections = new Rejections();
+    if (hive === undefined || exclude.has(request.hiveId)) return { ok: false, rejections };
+    const reason = admission(hive, request, fleet.liveness, fleet.now);
+    const fit = reason ?? fitOnHive(hive, request);
+    if (typeof fit === 'string') {
+      rejections.add(hive.hiveId, fit);
+      return { ok: false, rejections };
+    }
+    return { ok: true, placement: toPlacement(hive, fit, request) };
+  }
+  const slot = bestSlot(request, fleet, exclude);
+  if (slot !== null) {
+    const fit = { device: slot.device, freeAfterBytes: slot.free - (slot.device === -1 ? request.ramBytes : request.vramBytes) };
+    return { ok: true, placement: toPlacement(slot.hive, fit, request) };
+  }
+  return { ok: false, rejections: rejectionsOf(request, fleet, exclude) };
+}
+
+/** The best slot of the index for the request: see {@link place}. */
+function bestSlot(request: PlacementRequest, fleet: FleetCapacity, exclude: ReadonlySet<string>): CapacitySlot | null {
+  const { index, liveness, now } = fleet;
+  const spread = request.strategy === 'spread';
+  const admits = (slot: CapacitySlot): boolean =>
+    !exclude.has(slot.hive.hiveId) &&
+    admission(slot.hive, request, liveness, now) === null &&
+    slot.hive.ramFreeBytes >= request.ramBytes;
+  const walk = (kind: CapacityKind, minFree: number): CapacitySlot | null => {
+    if (!spread) return index.ascending(kind, minFree, admits);
+    // The most free first, then the lowest hive id among those with exactly that much.
+    const top = index.descending(kind, minFree, admits);
+    return top && index.ascending(kind, top.free, admits);
+  };
+  if (!needsGpu(request)) return walk('ram', request.ramBytes);
+  const kinds: readonly GpuBackend[] = request.backend === undefined ? GPU_BACKENDS : [request.backend as GpuBackend];
+  let best: CapacitySlot | null = null;
+  for (const kind of kinds) {
+    const slot = walk(kind, request.vramBytes);
+    if (slot !== null && (best === null || ranksBefore(slot, best, spread))) best = slot;
   }
   return best;
 }
 
-/** The placement an option stands for, scored for the strategy. */
-export function toPlacement(option: PlacementOption, spread: boolean): Placement {
-  const freeFraction = option.totalBytes > 0 ? option.freeAfterBytes / option.totalBytes : 0;
+function ranksBefore(a: CapacitySlot, b: CapacitySlot, spread: boolean): boolean {
+  if (a.free !== b.free) return spread ? a.free > b.free : a.free < b.free;
+  if (a.hive.hiveId !== b.hive.hiveId) return a.hive.hiveId < b.hive.hiveId;
+  return a.device < b.device;
+}
+
+/**
+ * Every considered hive's reason. Only asked when the index found no hive,
+ * so every hive must fail a check: one that fits means the index is out of
+ * step with the registry, a bug to report loudly rather than hide.
+ */
+function rejectionsOf(request: PlacementRequest, fleet: FleetCapacity, exclude: ReadonlySet<string>): Rejections {
+  const rejections = new Rejections();
+  const excluding = exclude.size > 0;
+  for (const hive of fleet.hives()) {
+    if (excluding && exclude.has(hive.hiveId)) continue;
+    const reason = admission(hive, request, fleet.liveness, fleet.now);
+    const fit = reason ?? fitOnHive(hive, request);
+    if (typeof fit !== 'string') throw new Error(`capacity index is out of step: hive ${hive.hiveId} fits but was not found`);
+    rejections.add(hive.hiveId, fit);
+  }
+  return rejections;
+}
+
+/** The placement a fit stands for, scored for the strategy. */
+function toPlacement(hive: HiveView, fit: Fit, request: PlacementRequest): Placement {
+  const device = fit.device === -1 ? undefined : hive.resources.devices[fit.device];
+  const totalBytes = device?.totalBytes ?? hive.resources.ram.totalBytes;
+  const freeFraction = totalBytes > 0 ? fit.freeAfterBytes / totalBytes : 0;
   return {
-    hiveId: option.hiveId,
-    device: option.device,
-    backend: option.backend,
-    deviceId: option.deviceId,
-    score: spread ? freeFraction : 1 - freeFraction,
+    hiveId: hive.hiveId,
+    device: device?.device ?? 'cpu',
+    backend: device?.backend ?? 'cpu',
+    deviceId: device?.deviceId ?? null,
+    score: request.strategy === 'spread' ? freeFraction : 1 - freeFraction,
   };
 }

@@ -1,16 +1,16 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
+import { ApiAdminProblems, ApiProblemResponse } from '../platform/docs/problem-responses';
 import { PlacementDto, PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
+import { PlacementService } from './placement.service';
 import { toPlacementDto, toPlacementRequest } from './scheduling.mapping';
-import { SchedulerService } from './scheduler.service';
 
 @ApiTags('scheduling')
 @ApiBearerAuth()
 @ApiAdminProblems()
 @Controller('v1/placements')
 export class PlacementsController {
-  constructor(private readonly scheduler: SchedulerService) {}
+  constructor(private readonly placements: PlacementService) {}
 
   /** Where a worker would go now: a plan only, nothing is reserved or started. */
   @Post()
@@ -18,6 +18,6 @@ export class PlacementsController {
   @ApiProblemResponse(409, 'No hive can take the worker; `rejections` says why per hive', PlacementRejectedDto)
   @ApiProblemResponse(404, 'The pinned hive does not exist')
   plan(@Body() body: PlacementRequestDto): PlacementDto {
-    return toPlacementDto(this.scheduler.plan(toPlacementRequest(body)));
+    return toPlacementDto(this.placements.plan(toPlacementRequest(body)));
   }
 }

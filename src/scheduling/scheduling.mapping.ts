@@ -1,7 +1,5 @@
-import { toWorkerDto, WorkerDto } from '../registry/dto/live-state.dto';
 import type { PlacementDto, PlacementRequestDto } from './dto/placement.dto';
 import type { Placement, PlacementRequest } from './placement';
-import type { WorkerView } from './scheduler.service';
 
 export function toPlacementRequest(body: PlacementRequestDto): PlacementRequest {
   return {
@@ -23,8 +21,4 @@ export function toPlacementDto(placement: Placement): PlacementDto {
     device_id: placement.deviceId,
     score: placement.score,
   };
-}
-
-export function toWorkerViewDto(view: WorkerView): WorkerDto {
-  return { ...toWorkerDto(view.hiveId, view.worker), reservation_id: view.reservationId };
 }

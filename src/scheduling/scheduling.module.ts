@@ -1,15 +1,16 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { HiveClientModule } from '../hive-client/hive-client.module';
 import { RegistryModule } from '../registry/registry.module';
-import { DeviceDetection } from './device-detection';
-import { HiveClient } from './hive-client';
+import { PlacementService } from './placement.service';
 import { PlacementsController } from './placements.controller';
-import { SchedulerService } from './scheduler.service';
+import { WorkerSpawner } from './worker-spawner';
 import { WorkersController } from './workers.controller';
 
+/** Where workers go (placement over the registry's capacity index), and starting and stopping them on hives. */
 @Module({
-  imports: [CatalogModule, RegistryModule],
+  imports: [CatalogModule, RegistryModule, HiveClientModule],
   controllers: [PlacementsController, WorkersController],
-  providers: [SchedulerService, HiveClient, DeviceDetection],
+  providers: [PlacementService, WorkerSpawner],
 })
 export class SchedulingModule {}

@@ -1,18 +1,24 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, HttpStatus, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiAdminProblems, ApiProblemResponse } from '../docs/problem-responses';
-import { WorkerDto } from '../registry/dto/live-state.dto';
+import { Clock } from '../platform/clock/clock';
+import { ApiAdminProblems, ApiProblemResponse } from '../platform/docs/problem-responses';
+import { notFound } from '../platform/http/problem';
+import { HiveRegistry } from '../registry/hive-registry';
 import { PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
-import { ListWorkersQueryDto, WorkerListDto, WorkerStartedDto, WorkerStoppingDto } from './dto/worker.dto';
-import { toPlacementRequest, toWorkerViewDto } from './scheduling.mapping';
-import { SchedulerService } from './scheduler.service';
+import { WorkerStartedDto, WorkerStoppingDto } from './dto/worker.dto';
+import { toPlacementRequest } from './scheduling.mapping';
+import { WorkerSpawner } from './worker-spawner';
 
-@ApiTags('scheduling')
+@ApiTags('workers')
 @ApiBearerAuth()
 @ApiAdminProblems()
 @Controller('v1/workers')
 export class WorkersController {
-  constructor(private readonly scheduler: SchedulerService) {}
+  constructor(
+    private readonly spawner: WorkerSpawner,
+    private readonly registry: HiveRegistry,
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * Places the worker, holds its capacity and asks the chosen hive to start it.
@@ -23,7 +29,7 @@ export class WorkersController {
   @ApiProblemResponse(409, 'No hive can take the worker', PlacementRejectedDto)
   @ApiProblemResponse(503, 'Hives that could take it all failed to start it')
   async start(@Body() body: PlacementRequestDto): Promise<WorkerStartedDto> {
-    const started = await this.scheduler.startWorker(toPlacementRequest(body));
+    const started = await this.spawner.startWorker(toPlacementRequest(body));
     return {
       worker_id: started.workerId,
       hive_id: started.hiveId,
@@ -33,26 +39,17 @@ export class WorkersController {
     };
   }
 
-  /** Workers the hives report, plus those still starting (held by a reservation). */
-  @Get()
-  list(@Query() query: ListWorkersQueryDto): WorkerListDto {
-    const items = this.scheduler.listWorkers({ hiveId: query.hive_id, modelId: query.model_id }).map(toWorkerViewDto);
-    return { items, total: items.length };
-  }
-
-  @Get(':id')
-  @ApiProblemResponse(404, 'No such worker')
-  get(@Param('id') id: string): WorkerDto {
-    return toWorkerViewDto(this.scheduler.getWorker(id));
-  }
-
   /** Asks the worker's hive to stop it. */
   @Delete(':id')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiProblemResponse(404, 'No such worker')
   @ApiProblemResponse(503, 'The hive could not be reached')
   async stop(@Param('id') id: string): Promise<WorkerStoppingDto> {
-    const { hiveId } = await this.scheduler.stopWorker(id);
+    const reported = this.registry.findWorker(id);
+    const reservation = this.registry.reservationOfWorker(id, this.clock.now());
+    const hiveId = reported?.hiveId ?? reservation?.hiveId;
+    if (hiveId === undefined) throw notFound('worker', id);
+    await this.spawner.stopWorker(id, hiveId, reservation?.id ?? null);
     return { worker_id: id, hive_id: hiveId, state: 'stopping' };
   }
 }

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
-import { ManualClock } from '../../src/clock/clock';
+import { ManualClock } from '../../src/platform/clock/clock';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
 import { TestQueen } from '../support/queen';

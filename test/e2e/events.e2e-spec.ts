@@ -6,13 +6,13 @@
 import { get, IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ManualClock } from '../../src/clock/clock';
-import { EventsController } from '../../src/events/events.controller';
-import { FleetEvents } from '../../src/events/fleet-events';
+import { ManualClock } from '../../src/platform/clock/clock';
+import { EventStream } from '../../src/platform/events/event-stream';
+import { FleetEvents } from '../../src/platform/events/fleet-events';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
-import { redactUrl } from '../../src/logging/logging.module';
-import { QueenMetrics } from '../../src/metrics/queen-metrics';
-import type { HeartbeatWorker } from '../../src/simulator/simulated-hive';
+import { redactUrl } from '../../src/platform/logging/logging.module';
+import { QueenMetrics } from '../../src/platform/metrics/queen-metrics';
+import type { HeartbeatWorker } from '../../tools/simulator/wire';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
 import { TestQueen } from '../support/queen';
 
@@ -221,7 +221,7 @@ describe('GET /v1/events', () => {
     expect(client.headers['content-type']).toMatch(/^text\/event-stream/);
     expect(client.headers['cache-control']).toContain('no-cache');
     expect(client.comments[0]).toBe('queen events');
-    await client.waitFor(() => queen.get(EventsController).clientCount === 1);
+    await client.waitFor(() => queen.get(EventStream).clientCount === 1);
   });
 
   it('streams hive.online and worker.added from a heartbeat, in the documented format', async () => {
@@ -308,7 +308,7 @@ describe('GET /v1/events', () => {
   });
 
   it('sends a keep-alive comment while idle', async () => {
-    const controller = queen.get(EventsController);
+    const controller = queen.get(EventStream);
     controller.keepAliveMs = 50;
     try {
       const client = await connect();
@@ -319,7 +319,7 @@ describe('GET /v1/events', () => {
   });
 
   it('counts clients, and forgets them when they disconnect', async () => {
-    const controller = queen.get(EventsController);
+    const controller = queen.get(EventStream);
     const gauge = async () => (await queen.get(QueenMetrics).eventClients.get()).values[0]?.value ?? 0;
     await until(() => controller.clientCount === 0, 'earlier clients to be gone');
     const a = await connect();
@@ -335,7 +335,7 @@ describe('GET /v1/events', () => {
     const metrics = queen.get(QueenMetrics);
     const dropped = async () => (await metrics.eventClientsDropped.get()).values[0]?.value ?? 0;
     const droppedBefore = await dropped();
-    const controller = queen.get(EventsController);
+    const controller = queen.get(EventStream);
     await until(() => controller.clientCount === 0, 'earlier clients to be gone');
 
     // Connected, then never reads again: the kernel buffers fill, then the queen's.

@@ -6,8 +6,8 @@
  */
 import type { Response } from 'supertest';
 import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
-import { SqlStatementCounter } from '../../src/database/sql-statement-counter';
-import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
+import { SqlStatementCounter } from '../../src/catalog/database/sql-statement-counter';
+import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { DatabaseKind } from '../support/databases';
 import { asIso, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';

@@ -9,7 +9,7 @@
  */
 import type { Response } from 'supertest';
 import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
-import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
+import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { activeHives, asIso, Body, catalogHive, iso, liveState, registerHive, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 

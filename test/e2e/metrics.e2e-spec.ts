@@ -1,5 +1,5 @@
 /** GET /metrics: Prometheus text with the fleet, heartbeat, placement and catalog figures. */
-import { CatalogWriteBehind } from '../../src/heartbeat/catalog-write-behind';
+import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;

@@ -11,8 +11,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 
 type AppSetup = typeof import('../../src/app.setup');
-type ConfigModule = typeof import('../../src/config/queen-config');
-type ClockModule = typeof import('../../src/clock/clock');
+type ConfigModule = typeof import('../../src/platform/config/queen-config');
+type ClockModule = typeof import('../../src/platform/clock/clock');
 
 const DIST = join(__dirname, '../../dist/src');
 
@@ -55,8 +55,8 @@ describe('OpenAPI document of the built app', () => {
   beforeAll(async () => {
     if (!existsSync(join(DIST, 'app.setup.js'))) throw new Error(`${DIST}/app.setup.js is missing: run "npm run build" first`);
     const { createQueenApp } = require(join(DIST, 'app.setup')) as AppSetup;
-    const { loadConfig } = require(join(DIST, 'config/queen-config')) as ConfigModule;
-    const { ManualClock } = require(join(DIST, 'clock/clock')) as ClockModule;
+    const { loadConfig } = require(join(DIST, 'platform/config/queen-config')) as ConfigModule;
+    const { ManualClock } = require(join(DIST, 'platform/clock/clock')) as ClockModule;
     dataDir = mkdtempSync(join(tmpdir(), 'queen-openapi-'));
     const config = loadConfig({ DATABASE_URL: `sqlite://${join(dataDir, 'queen.sqlite')}`, QUEEN_DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
     app = await createQueenApp({ config, clock: new ManualClock(Date.parse('2026-11-27T10:00:00.000Z')) });

@@ -2,9 +2,8 @@
  * POST /v1/placements end to end: which hive and device the queen picks, and why it
  * refuses, over real HTTP against a queen on SQLite with fake hives on loopback.
  */
-import { HiveRegistry } from '../../src/registry/hive-registry';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
-import { DeviceDetection } from '../../src/scheduling/device-detection';
+import { DeviceDetection } from '../../src/heartbeat/device-detection';
 import { expectProblem, expectStatus, GIB, SchedulingWorld } from './scheduling-support';
 
 let world: SchedulingWorld | undefined;
@@ -182,7 +181,7 @@ describe('placement filters', () => {
     world.clock.advance(timeoutMs);
     await world.beat('alive');
     world.clock.advance(1);
-    expect(world.queen.get(LivenessSweeper).sweep()).toEqual(new Set(['silent']));
+    expect(world.queen.get(LivenessSweeper).sweep()).toEqual(['silent']);
     expect(await rejections({ ...need, hive_id: 'silent' })).toEqual({ silent: 'offline' });
     expect(await rejections({ vram_bytes: 64 * GIB })).toEqual({
       silent: 'offline',
@@ -211,7 +210,7 @@ describe('placement filters', () => {
     await world.fleet.hive('mystery').stop();
     expect(await world.beat('mystery')).toMatchObject({ applied: true, capabilities_required: true });
     await world.queen.get(DeviceDetection).detect('mystery');
-    expect(world.queen.get(HiveRegistry).getCapabilities('mystery')).toBeNull();
+    expect(expectStatus(await world.http().get('/v1/hives/mystery'), 200).body.capabilities).toBeNull();
     await world.beat('known');
 
     expect(await rejections({ vram_bytes: 16 * GIB })).toEqual({ mystery: 'no_capabilities', known: 'insufficient_vram' });

@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs';
 import { basename, dirname, isAbsolute } from 'node:path';
 import type { Response } from 'supertest';
-import { ManualClock } from '../../src/clock/clock';
+import { ManualClock } from '../../src/platform/clock/clock';
 import { FakeHiveFleet, FakeHiveSpec, startFakeHives } from '../support/fake-hive';
 import { TestQueen } from '../support/queen';
 

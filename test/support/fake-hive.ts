@@ -13,14 +13,8 @@
  *   expect(fleet.spawnCalls('hive-a')).toHaveLength(1);
  *   await fleet.close();
  */
-import {
-  CapabilitiesPolicy,
-  GIB,
-  GpuSpec,
-  HiveCall,
-  LOOPBACK_HOST,
-  SimulatedHive,
-} from '../../src/simulator/simulated-hive';
+import { CapabilitiesPolicy, GIB, GpuSpec } from '../../tools/simulator/hive-model';
+import { HiveCall, LOOPBACK_HOST, SimulatedHive } from '../../tools/simulator/hive-server';
 
 export interface FakeGpu {
   name?: string;

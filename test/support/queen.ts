@@ -6,9 +6,9 @@ import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { createQueenApp } from '../../src/app.setup';
-import { ManualClock } from '../../src/clock/clock';
-import { loadConfig, QueenConfig } from '../../src/config/queen-config';
-import { SqlStatementCounter } from '../../src/database/sql-statement-counter';
+import { ManualClock } from '../../src/platform/clock/clock';
+import { loadConfig, QueenConfig } from '../../src/platform/config/queen-config';
+import { SqlStatementCounter } from '../../src/catalog/database/sql-statement-counter';
 import { createScratchDatabase, DatabaseKind, ScratchDatabase } from './databases';
 
 export interface TestQueenOptions {

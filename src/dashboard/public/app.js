@@ -259,31 +259,9 @@
     return (state.devices || []).some(function (d) { return d.reserved_bytes > 0; });
   }
 
-  /** Fleet-wide totals from the public Prometheus endpoint (cheap whatever the fleet size). */
+  /** Fleet-wide totals from GET /v1/fleet (cheap whatever the fleet size); null when they cannot be read. */
   function loadTotals() {
-    return fetch('/metrics', { cache: 'no-store' })
-      .then(function (res) { return res.ok ? res.text() : null; })
-      .then(function (text) { return text ? parseMetrics(text) : null; })
-      .catch(function () { return null; });
-  }
-
-  function parseMetrics(text) {
-    var wanted = { queen_hives: 1, queen_workers: 1, queen_vram_bytes: 1, queen_reservations: 1 };
-    var out = { hives: {}, workers: {}, vram: {}, reservations: 0 };
-    text.split('\n').forEach(function (line) {
-      var m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line);
-      if (!m || !wanted[m[1]]) return;
-      var labels = {};
-      (m[2] || '').replace(/(\w+)="((?:[^"\\]|\\.)*)"/g, function (_, key, value) {
-        labels[key] = value;
-      });
-      var value = Number(m[3]);
-      if (m[1] === 'queen_hives') out.hives[labels.status] = value;
-      else if (m[1] === 'queen_workers') out.workers[labels.state] = value;
-      else if (m[1] === 'queen_vram_bytes') out.vram[labels.kind] = value;
-      else out.reservations = value;
-    });
-    return out;
+    return api('/v1/fleet').catch(function () { return null; });
   }
 
   function scheduleRefresh(hiveId) {
@@ -332,9 +310,9 @@
     $('stat-workers-sub').textContent = parts.length ? parts.join(' · ') : 'none running';
 
     var vram = totals.vram;
-    var total = vram.total || 0;
-    var used = vram.used || 0;
-    var reserved = vram.reserved || 0;
+    var total = vram.total_bytes;
+    var used = vram.used_bytes;
+    var reserved = vram.reserved_bytes;
     $('stat-vram').replaceChildren(gib(used + reserved), h('span', { class: 'stat-of', text: ' / ' + gib(total) }));
     setBar($('stat-vram-bar'), used, reserved, total);
     $('stat-vram-sub').replaceChildren(

@@ -15,8 +15,8 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { AcceptsUnknownFields } from '../../common/validation';
-import { GPU_BACKENDS, WORKER_STATES } from '../../registry/registry.types';
+import { AcceptsUnknownFields } from '../../platform/http/validation';
+import { GPU_BACKENDS, WORKER_STATES } from '../../domain/fleet';
 
 /** Most workers one heartbeat may carry (API.md). */
 export const MAX_WORKERS_PER_HEARTBEAT = 1024;

@@ -1,6 +1,6 @@
 import { IsIn, IsInt, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { IsLabelMap, OptionalNotNull } from '../../common/validators';
-import { ProblemDto } from '../../common/problem.dto';
+import { IsLabelMap, OptionalNotNull } from '../../platform/http/validators';
+import { ProblemDto } from '../../platform/http/problem.dto';
 import type { RejectionReason } from '../placement';
 
 /**

@@ -1,22 +1,3 @@
-import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { WorkerDto } from '../../registry/dto/live-state.dto';
-
-export class ListWorkersQueryDto {
-  /** @example "gpu-node-01" */
-  @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(63)
-  hive_id?: string;
-
-  /** @example "llama-3-8b" */
-  @IsOptional()
-  @IsString()
-  @MinLength(1)
-  @MaxLength(256)
-  model_id?: string;
-}
-
 export class WorkerStartedDto {
   /** @example "w-5f0c2a9e1b7d" */
   worker_id: string;
@@ -37,10 +18,4 @@ export class WorkerStoppingDto {
   hive_id: string;
   /** @example "stopping" */
   state: 'stopping';
-}
-
-export class WorkerListDto {
-  items: WorkerDto[];
-  /** @example 1 */
-  total: number;
 }

@@ -1,0 +1,37 @@
+import type { DataSourceOptions } from 'typeorm';
+import type { DatabaseSettings } from '../../platform/config/queen-config';
+import { HiveEntity } from '../hive.entity';
+import { CreateHives1764201600000 } from '../migrations/1764201600000-create-hives';
+import { SqlStatementCounter } from './sql-statement-counter';
+
+/**
+ * The one source of database options, for the app and for the migration CLI
+ * (ormconfig.ts). The schema comes from migrations, run at start; it is never
+ * synchronised from the entities.
+ */
+export function buildDataSourceOptions(
+  settings: DatabaseSettings,
+  logger: SqlStatementCounter = new SqlStatementCounter(),
+): DataSourceOptions {
+  const common = {
+    entities: [HiveEntity],
+    migrations: [CreateHives1764201600000],
+    migrationsRun: true,
+    migrationsTransactionMode: 'each' as const,
+    synchronize: false,
+    logger,
+    maxQueryExecutionTime: 1000,
+  };
+  if (settings.type === 'postgres') {
+    return { ...common, type: 'postgres', url: settings.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+  }
+  return {
+    ...common,
+    type: 'sqlite',
+    database: settings.path,
+    // WAL lets readers (health checks, the CLI) run beside the single writer;
+    // busyTimeout waits out a lock held by another process instead of failing at once.
+    enableWAL: settings.path !== ':memory:',
+    busyTimeout: 5000,
+  };
+}

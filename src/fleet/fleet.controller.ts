@@ -1,0 +1,19 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems } from '../platform/docs/problem-responses';
+import { FleetSummaryDto } from './dto/live-state.dto';
+import { FleetView } from './fleet-view';
+
+@ApiTags('fleet')
+@ApiBearerAuth()
+@ApiAdminProblems()
+@Controller('v1/fleet')
+export class FleetController {
+  constructor(private readonly fleet: FleetView) {}
+
+  /** Fleet-wide totals, as the dashboard shows them: the same figures as the `queen_hives`, `queen_workers`, `queen_vram_bytes` and `queen_reservations` metrics. */
+  @Get()
+  summary(): FleetSummaryDto {
+    return this.fleet.summary();
+  }
+}

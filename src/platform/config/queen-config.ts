@@ -1,0 +1,179 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+import { constraintMessages } from '../http/validation';
+
+/** Raised when the environment cannot start a queen; its message is one line naming the variable. */
+export class ConfigError extends Error {}
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+
+/** The environment as the queen reads it. Unset variables take the defaults below. */
+class EnvironmentVariables {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
+  PORT?: number;
+
+  @IsOptional() @IsString() @MinLength(1)
+  HOST?: string;
+
+  @IsOptional() @IsString()
+  @Matches(/^(sqlite:(\/\/.+|:memory:)|postgres(ql)?:\/\/.+)$/, {
+    message: 'DATABASE_URL must be sqlite:///absolute/path, sqlite://relative/path, sqlite::memory: or postgres://user@host:port/db',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  QUEEN_DATA_DIR?: string;
+
+  @IsOptional() @IsString()
+  @Matches(/^([A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$/, {
+    message: 'QUEEN_SECRET_KEY must be 32 bytes, as 64 hex digits or 44 base64 characters (try: openssl rand -base64 32)',
+  })
+  QUEEN_SECRET_KEY?: string;
+
+  @IsOptional() @IsString() @MinLength(1) @MaxLength(512)
+  @Matches(/^\S+$/, { message: 'QUEEN_API_TOKEN must not contain whitespace' })
+  QUEEN_API_TOKEN?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100) @Max(3_600_000)
+  HEARTBEAT_INTERVAL_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(500) @Max(3_600_000)
+  HEARTBEAT_TIMEOUT_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(1000)
+  LIVENESS_SWEEP_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(10) @Max(600_000)
+  CATALOG_FLUSH_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(86_400_000)
+  RESERVATION_TTL_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(300_000)
+  HIVE_REQUEST_TIMEOUT_MS?: number;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+}
+
+export type DatabaseSettings =
+  | { type: 'sqlite'; path: string }
+  | { type: 'postgres'; url: string };
+
+/** Typed, validated configuration. Built once at start by {@link loadConfig}. */
+export class QueenConfig {
+  port: number;
+  /** Address to listen on; loopback only when no admin token is set. */
+  host: string;
+  database: DatabaseSettings;
+  dataDir: string;
+  /** 32-byte key for secrets at rest, when given; otherwise one is kept in the data dir. */
+  secretKey: Buffer | null;
+  apiToken: string | null;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  livenessSweepMs: number;
+  catalogFlushMs: number;
+  reservationTtlMs: number;
+  hiveRequestTimeoutMs: number;
+  logLevel: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Variables whose values must not reach stderr or the logs, even when they are wrong. */
+const SECRET_VARIABLES = new Set(['QUEEN_SECRET_KEY', 'QUEEN_API_TOKEN']);
+
+/**
+ * A bad value as the error message shows it: quoted and escaped so the message
+ * stays on one line, shortened, and without secrets (a URL's password included).
+ */
+function describeValue(name: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (SECRET_VARIABLES.has(name)) return `a value of ${value.length} characters, not shown`;
+  const redacted = value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  const shown = redacted.length > 200 ? `${redacted.slice(0, 200)}...` : redacted;
+  return JSON.stringify(shown);
+}
+
+function parseDatabaseUrl(url: string | undefined, dataDir: string, cwd: string): DatabaseSettings {
+  if (!url) return { type: 'sqlite', path: join(dataDir, 'queen.sqlite') };
+  if (url.startsWith('postgres')) {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('DATABASE_URL is not a valid postgres:// URL');
+    }
+    return { type: 'postgres', url };
+  }
+  if (url === 'sqlite::memory:') return { type: 'sqlite', path: ':memory:' };
+  // sqlite:///abs/path keeps its leading slash; sqlite://rel/path is relative to the working directory.
+  const path = url.slice('sqlite://'.length);
+  return { type: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+}
+
+/**
+ * Validates the environment and returns the typed configuration.
+ * @throws ConfigError with one readable line naming the first bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenConfig {
+  const raw: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    // An empty variable means "unset": `PORT= npm start` should not fail on PORT.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const vars = plainToInstance(EnvironmentVariables, raw);
+  const errors = validateSync(vars, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const first = errors[0];
+    const message = constraintMessages(first.constraints)[0] ?? 'is invalid';
+    const shown = message.startsWith(first.property) ? message : `${first.property} ${message}`;
+    throw new ConfigError(`invalid configuration: ${shown} (got ${describeValue(first.property, raw[first.property])})`);
+  }
+
+  const apiToken = vars.QUEEN_API_TOKEN ?? null;
+  const host = vars.HOST ?? (apiToken ? '0.0.0.0' : '127.0.0.1');
+  if (!apiToken && !LOOPBACK.has(host)) {
+    throw new ConfigError(
+      `invalid configuration: HOST=${describeValue('HOST', host)} exposes the admin API; set QUEEN_API_TOKEN or listen on 127.0.0.1`,
+    );
+  }
+  const heartbeatIntervalMs = vars.HEARTBEAT_INTERVAL_MS ?? 5000;
+  const heartbeatTimeoutMs = vars.HEARTBEAT_TIMEOUT_MS ?? 15000;
+  if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
+    throw new ConfigError(
+      `invalid configuration: HEARTBEAT_TIMEOUT_MS (${heartbeatTimeoutMs}) must be longer than HEARTBEAT_INTERVAL_MS (${heartbeatIntervalMs})`,
+    );
+  }
+  const dataDir = resolve(cwd, vars.QUEEN_DATA_DIR ?? 'data');
+  const key = vars.QUEEN_SECRET_KEY;
+
+  return Object.assign(new QueenConfig(), {
+    port: vars.PORT ?? 7833,
+    host,
+    database: parseDatabaseUrl(vars.DATABASE_URL, dataDir, cwd),
+    dataDir,
+    secretKey: key ? Buffer.from(key, key.length === 64 ? 'hex' : 'base64') : null,
+    apiToken,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    livenessSweepMs: vars.LIVENESS_SWEEP_MS ?? 1000,
+    catalogFlushMs: vars.CATALOG_FLUSH_MS ?? 5000,
+    reservationTtlMs: vars.RESERVATION_TTL_MS ?? 60000,
+    hiveRequestTimeoutMs: vars.HIVE_REQUEST_TIMEOUT_MS ?? 5000,
+    logLevel: vars.LOG_LEVEL ?? 'info',
+  });
+}

@@ -1,0 +1,204 @@
+import { performance } from 'node:perf_hooks';
+import { BeforeApplicationShutdown, HttpStatus, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Subscription } from 'rxjs';
+import { ProblemException } from '../http/problem';
+import { validationProblem } from '../http/validation';
+import { QueenMetrics } from '../metrics/queen-metrics';
+import { FleetEvent, FleetEvents, PUBLIC_EVENT_TYPES } from './fleet-events';
+
+/** A comment line is sent this often, so proxies and browsers keep an idle stream open. */
+export const EVENT_KEEP_ALIVE_MS = 15_000;
+
+/**
+ * Bytes a client may have queued (in the queen's memory, beyond what the
+ * kernel took) before it is dropped. Large enough for bursts: a sweep that
+ * marks 10,000 hives offline publishes ~1.5 MB within one tick.
+ */
+export const EVENT_CLIENT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
+
+/** A client whose socket has not drained for this long is dropped, however little it has queued. */
+export const EVENT_CLIENT_MAX_BACKED_UP_MS = 30_000;
+
+/** Reconnect delay browsers' EventSource uses after the stream ends. */
+const RETRY_MS = 3000;
+
+const PUBLIC_TYPES: ReadonlySet<string> = new Set(PUBLIC_EVENT_TYPES);
+
+interface StreamClient {
+  readonly res: Response;
+  /** Types to send; null for all. */
+  readonly types: ReadonlySet<string> | null;
+  readonly remote: string;
+  /** performance.now() when a write was first refused and the socket has not drained since. */
+  backedUpSince: number | null;
+  closed: boolean;
+}
+
+/** The event types a `?types=` list asks for; null for all. Unknown names are a 400. */
+export function parseEventTypes(raw: string | undefined): ReadonlySet<string> | null {
+  if (raw === undefined) return null;
+  const names = raw
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const unknown = names.filter((name) => !PUBLIC_TYPES.has(name));
+  if (unknown.length > 0) {
+    throw validationProblem([
+      { field: 'types', message: `unknown event type ${unknown.map((name) => `"${name}"`).join(', ')}; known: ${PUBLIC_EVENT_TYPES.join(', ')}` },
+    ]);
+  }
+  return names.length === 0 ? null : new Set(names);
+}
+
+/** One SSE frame. JSON never contains a raw line break, so `data` is one line. */
+function frame(id: number, event: FleetEvent): Buffer {
+  const at = new Date(event.at).toISOString();
+  // type and at first, and not overridable by the event's own data.
+  const body = Object.assign({ type: event.type, at }, event.data, { type: event.type, at });
+  return Buffer.from(`event: ${event.type}\nid: ${id}\ndata: ${JSON.stringify(body)}\n\n`, 'utf8');
+}
+
+/**
+ * The open event streams: their clients, the keep-alive timer and the
+ * subscription to the bus (held only while someone listens).
+ *
+ * Publishing never waits for clients: each event is serialized once and
+ * written straight to every client's socket. A client that does not keep up
+ * (more than {@link EVENT_CLIENT_MAX_PENDING_BYTES} queued, or a socket that
+ * has not drained for {@link EVENT_CLIENT_MAX_BACKED_UP_MS}) is disconnected,
+ * so the heartbeat path never pays for it.
+ */
+@Injectable()
+export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
+  /** Tunable per instance (tests shorten them); defaults above. */
+  keepAliveMs = EVENT_KEEP_ALIVE_MS;
+  maxPendingBytes = EVENT_CLIENT_MAX_PENDING_BYTES;
+  maxBackedUpMs = EVENT_CLIENT_MAX_BACKED_UP_MS;
+
+  private readonly logger = new Logger('EventStream');
+  private readonly clients = new Set<StreamClient>();
+  private subscription: Subscription | null = null;
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private lastEventId = 0;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly events: FleetEvents,
+    private readonly metrics: QueenMetrics,
+  ) {}
+
+  /** Clients connected now. */
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  /** Turns the response into an event stream of the given types (null: all). */
+  open(req: Request, res: Response, types: ReadonlySet<string> | null): void {
+    if (this.shuttingDown) {
+      throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'shutting-down', 'the queen is shutting down');
+    }
+    res.status(HttpStatus.OK);
+    res.set({
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      // nginx and similar proxies would otherwise buffer the stream.
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+
+    const client: StreamClient = {
+      res,
+      types,
+      remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      backedUpSince: null,
+      closed: false,
+    };
+    this.clients.add(client);
+    this.metrics.eventClients.inc();
+    res.on('close', () => this.remove(client));
+    res.on('drain', () => {
+      client.backedUpSince = null;
+    });
+    this.start();
+    this.write(client, Buffer.from(`: queen events\nretry: ${RETRY_MS}\n\n`, 'utf8'));
+  }
+
+  onModuleDestroy(): void {
+    this.stop();
+  }
+
+  /** Ends open streams, so they do not hold `app.close()` (and the HTTP server) open. */
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+    for (const client of [...this.clients]) {
+      this.remove(client);
+      client.res.end();
+    }
+    this.stop();
+  }
+
+  private start(): void {
+    if (!this.subscription) {
+      this.subscription = this.events.stream.subscribe((event) => this.broadcast(event));
+    }
+    if (!this.keepAliveTimer) {
+      const comment = Buffer.from(': keep-alive\n\n', 'utf8');
+      this.keepAliveTimer = setInterval(() => {
+        for (const client of this.clients) this.write(client, comment);
+      }, this.keepAliveMs);
+      this.keepAliveTimer.unref();
+    }
+  }
+
+  /** Unsubscribes from the bus once nobody listens: publishing then costs nothing. */
+  private stop(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+  }
+
+  private broadcast(event: FleetEvent): void {
+    this.lastEventId += 1;
+    let bytes: Buffer | null = null;
+    for (const client of this.clients) {
+      if (client.types && !client.types.has(event.type)) continue;
+      bytes ??= frame(this.lastEventId, event);
+      this.write(client, bytes);
+    }
+  }
+
+  private write(client: StreamClient, bytes: Buffer): void {
+    if (client.closed) return;
+    if (client.res.write(bytes)) return;
+    const pending = client.res.writableLength;
+    if (pending > this.maxPendingBytes) {
+      this.drop(client, `${pending} bytes queued (limit ${this.maxPendingBytes})`);
+      return;
+    }
+    const now = performance.now();
+    client.backedUpSince ??= now;
+    if (now - client.backedUpSince > this.maxBackedUpMs) {
+      this.drop(client, `socket has not drained for ${Math.round(now - client.backedUpSince)} ms`);
+    }
+  }
+
+  private drop(client: StreamClient, reason: string): void {
+    if (client.closed) return;
+    this.remove(client);
+    this.metrics.eventClientsDropped.inc();
+    this.logger.warn(`event stream client ${client.remote} dropped: too slow, ${reason}`);
+    client.res.destroy();
+  }
+
+  private remove(client: StreamClient): void {
+    if (client.closed) return;
+    client.closed = true;
+    this.clients.delete(client);
+    this.metrics.eventClients.dec();
+    if (this.clients.size === 0) this.stop();
+  }
+}

@@ -1,0 +1,63 @@
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import type { Request, Response } from 'express';
+import { AllowQueryToken } from '../auth/public.decorator';
+import { ApiProblemResponse } from '../docs/problem-responses';
+import { EventStream, parseEventTypes } from './event-stream';
+import { PUBLIC_EVENT_TYPES } from './fleet-events';
+
+export class EventsQueryDto {
+  @ApiPropertyOptional({
+    description: `Comma-separated event types to receive; all when absent. One of: ${PUBLIC_EVENT_TYPES.join(', ')}.`,
+    example: 'hive.online,hive.offline',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  types?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'QUEEN_API_TOKEN, for clients that cannot send an Authorization header (browsers\' EventSource). Accepted on this route only.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  access_token?: string;
+}
+
+@ApiTags('events')
+@ApiBearerAuth()
+@Controller('v1/events')
+export class EventsController {
+  constructor(private readonly stream: EventStream) {}
+
+  /**
+   * Server-Sent Events: `hive.online`, `hive.offline`, `hive.capabilities`,
+   * `hive.removed`, `worker.added`, `worker.removed`, `placement.created`.
+   * Each event is `event: <type>`, `id: <n>` (increasing), and `data:` one JSON
+   * object `{ "type", "at" (RFC 3339), ...details }` such as `hive_id`,
+   * `worker_id`, `model_id`, `device`. A comment line is sent every 15 s.
+   * Events are not replayed: after reconnecting, read the current state again.
+   * Browsers, whose EventSource cannot set headers, may pass the admin token as
+   * `?access_token=`.
+   */
+  @Get()
+  @AllowQueryToken()
+  @ApiOkResponse({
+    description: 'An endless text/event-stream',
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'event: hive.online\nid: 1\ndata: {"type":"hive.online","at":"2026-11-27T10:00:00.000Z","hive_id":"gpu-node-01"}\n\n',
+      },
+    },
+  })
+  @ApiProblemResponse(400, 'Unknown event type in `types`')
+  @ApiProblemResponse(401, 'Missing or wrong admin token (`Authorization: Bearer` or `?access_token=`)')
+  open(@Query() query: EventsQueryDto, @Req() req: Request, @Res() res: Response): void {
+    this.stream.open(req, res, parseEventTypes(query.types));
+  }
+}

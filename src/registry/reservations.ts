@@ -1,0 +1,58 @@
+import BTree from 'sorted-btree';
+import type { Reservation } from './registry.types';
+
+const byExpiry = (a: Reservation, b: Reservation): number =>
+  a.expiresAt - b.expiresAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * Every reservation held, findable by id and by worker, and ordered by expiry
+ * so that ending the expired ones costs only what expired. The registry owns
+ * one and keeps each hive's usage in step with it.
+ */
+export class ReservationBook {
+  private readonly byId = new Map<string, Reservation>();
+  private readonly byWorkerId = new Map<string, Reservation>();
+  private readonly expiring = new BTree<Reservation, undefined>(undefined, byExpiry);
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  get(id: string): Reservation | undefined {
+    return this.byId.get(id);
+  }
+
+  ofWorker(workerId: string): Reservation | undefined {
+    return this.byWorkerId.get(workerId);
+  }
+
+  values(): IterableIterator<Reservation> {
+    return this.byId.values();
+  }
+
+  add(reservation: Reservation): void {
+    this.byId.set(reservation.id, reservation);
+    this.byWorkerId.set(reservation.workerId, reservation);
+    this.expiring.set(reservation, undefined);
+  }
+
+  remove(reservation: Reservation): void {
+    this.byId.delete(reservation.id);
+    if (this.byWorkerId.get(reservation.workerId) === reservation) this.byWorkerId.delete(reservation.workerId);
+    this.expiring.delete(reservation);
+  }
+
+  /** The reservations whose TTL has passed at `now` (a reservation stops counting at `expiresAt` itself), earliest first. */
+  expiredAt(now: number): Reservation[] {
+    const expired: Reservation[] = [];
+    for (const reservation of this.expiring.keys()) {
+      if (reservation.expiresAt > now) break;
+      expired.push(reservation);
+    }
+    return expired;
+  }
+}

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { HiveCatalog } from '../catalog/hive-catalog.service';
+import { HiveClient, HiveRequestError } from '../hive-client/hive-client';
+import { Clock } from '../platform/clock/clock';
+import { QueenConfig } from '../platform/config/queen-config';
+import { FleetEvents } from '../platform/events/fleet-events';
+import { ProblemException } from '../platform/http/problem';
+import { QueenMetrics } from '../platform/metrics/queen-metrics';
+import { HiveRegistry } from '../registry/hive-registry';
+import type { Reservation } from '../registry/registry.types';
+import type { PlacementRequest } from './placement';
+import { PlacementService, rejectedProblem } from './placement.service';
+
+/** Hives tried for one POST /v1/workers before giving up: enough to route around a bad hive, not a retry storm. */
+export const MAX_SPAWN_ATTEMPTS = 3;
+
+export interface StartedWorker {
+  workerId: string;
+  hiveId: string;
+  device: string;
+  reservationId: string;
+}
+
+const newWorkerId = () => `w-${randomBytes(6).toString('hex')}`;
+
+/**
+ * Starts and stops workers on hives: places, holds the capacity in the
+ * registry, calls the hive, and lets the hold go when the hive refuses.
+ */
+@Injectable()
+export class WorkerSpawner {
+  private readonly logger = new Logger(WorkerSpawner.name);
+
+  constructor(
+    private readonly placements: PlacementService,
+    private readonly registry: HiveRegistry,
+    private readonly catalog: HiveCatalog,
+    private readonly hives: HiveClient,
+    private readonly events: FleetEvents,
+    private readonly metrics: QueenMetrics,
+    private readonly clock: Clock,
+    private readonly config: QueenConfig,
+  ) {}
+
+  /**
+   * Places, reserves and spawns. Choosing and reserving happen in one
+   * synchronous step, so concurrent requests cannot claim the same capacity.
+   * When a hive refuses or cannot be reached, its hold is released and the
+   * next best hive is tried, up to {@link MAX_SPAWN_ATTEMPTS}.
+   */
+  async startWorker(request: PlacementRequest): Promise<StartedWorker> {
+    const tried = new Map<string, string>();
+    const workerId = newWorkerId();
+    while (tried.size < MAX_SPAWN_ATTEMPTS) {
+      const reservation = this.placeAndReserve(request, workerId, tried);
+      if (!reservation) break;
+      try {
+        const hive = this.catalog.findById(reservation.hiveId);
+        if (!hive) throw new HiveRequestError('unreachable', 'hive was deleted');
+        await this.hives.spawnWorker(hive, {
+          worker_id: workerId,
+          model_ref: request.modelId,
+          backend: reservation.backend,
+          device: reservation.deviceId ?? 0,
+        });
+      } catch (error) {
+        this.registry.release(reservation.id);
+        const reason = error instanceof Error ? error.message : String(error);
+        tried.set(reservation.hiveId, reason);
+        this.logger.warn(`spawn of ${workerId} on hive ${reservation.hiveId} failed: ${reason}`);
+        continue;
+      }
+      this.metrics.placements.inc({ route: 'spawn', result: 'placed' });
+      this.events.publish('placement.created', this.clock.now(), {
+        worker_id: workerId,
+        hive_id: reservation.hiveId,
+        device: reservation.device,
+        model_id: request.modelId,
+        reservation_id: reservation.id,
+      });
+      return { workerId, hiveId: reservation.hiveId, device: reservation.device, reservationId: reservation.id };
+    }
+    this.metrics.placements.inc({ route: 'spawn', result: 'spawn_failed' });
+    throw new ProblemException(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'spawn-failed',
+      `no hive started the worker; tried ${[...tried.keys()].join(', ')}`,
+      { tried: Object.fromEntries(tried) },
+    );
+  }
+
+  /**
+   * Picks the best hive not yet tried and holds its capacity, with no await in
+   * between. Throws 409 when nothing fits at the first attempt; returns null
+   * when hives were tried and none is left.
+   */
+  private placeAndReserve(request: PlacementRequest, workerId: string, tried: ReadonlyMap<string, string>): Reservation | null {
+    const result = this.placements.decide(request, new Set(tried.keys()));
+    if (!result.ok) {
+      if (tried.size > 0) return null;
+      this.metrics.placements.inc({ route: 'spawn', result: 'rejected' });
+      throw rejectedProblem(result.rejections, request.hiveId);
+    }
+    const { placement } = result;
+    return this.registry.reserve(
+      {
+        hiveId: placement.hiveId,
+        workerId,
+        modelId: request.modelId,
+        backend: placement.backend,
+        deviceId: placement.deviceId,
+        device: placement.device,
+        vramBytes: placement.backend === 'cpu' ? 0 : request.vramBytes,
+        ramBytes: request.ramBytes,
+      },
+      this.clock.now(),
+      this.config.reservationTtlMs,
+    );
+  }
+
+  /** Asks the worker's hive to stop it and releases any capacity still held for it. */
+  async stopWorker(workerId: string, hiveId: string, reservationId: string | null): Promise<void> {
+    const hive = this.catalog.getById(hiveId);
+    try {
+      await this.hives.stopWorker(hive, workerId);
+    } catch (error) {
+      throw new ProblemException(
+        HttpStatus.SERVICE_UNAVAILABLE,
+        'hive-unavailable',
+        `hive "${hiveId}" did not stop worker "${workerId}": ${(error as Error).message}`,
+      );
+    }
+    if (reservationId) this.registry.release(reservationId);
+  }
+}
