@@ -28,7 +28,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseFlags, readCommandLine } from './lib/args';
+import { ParsedFlags, readCommandLine } from './lib/args';
 import { ChildServer } from './lib/child-server';
 import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetResult, writeJson } from './lib/format';
 import { classifyHeartbeatAck, HeartbeatFeed } from './lib/heartbeat-feed';
@@ -107,7 +107,7 @@ function delta(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : b - a;
 }
 
-type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
+type Flags = ParsedFlags<typeof FLAGS>;
 
 async function measure(kind: ServerKind, flags: Flags): Promise<ServerResult> {
   const { label, script } = SERVERS[kind];

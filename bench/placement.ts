@@ -47,7 +47,7 @@ import { HiveRegistry } from '../src/registry/hive-registry';
 import type { WorkerReport } from '../src/registry/registry.types';
 import { admission, fitOnHive, Placement, PlacementRequest } from '../src/scheduling/placement';
 import { PlacementService } from '../src/scheduling/placement.service';
-import { parseFlags, readCommandLine } from './lib/args';
+import { ParsedFlags, readCommandLine } from './lib/args';
 import { ChildServer, sleep } from './lib/child-server';
 import { fmtInt, fmtMiB, fmtNum, machineInfo, progress, table, target, TargetResult, writeJson } from './lib/format';
 import { benchHiveId, BenchHive, registerHives } from './lib/hives';
@@ -74,7 +74,7 @@ const FLAGS = {
   out: { default: 'bench/results/placement-latest.json', help: 'JSON results file (relative to the working directory)' },
   profile: { boolean: true as const, help: 'CPU-profile each server during its measured run, to bench/results/profiles/' },
 };
-type Flags = ReturnType<typeof parseFlags<typeof FLAGS>>;
+type Flags = ParsedFlags<typeof FLAGS>;
 
 const TARGETS = { decisionP99Ms: 0.5, rejectionP99Ms: 5 };
 

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 
 /** A numeric flag: its default and the range it must fall in. */
 export interface IntFlag {
@@ -20,8 +20,6 @@ export type ParsedFlags<S extends FlagSpec> = {
   [K in keyof S]: S[K] extends IntFlag ? number : S[K] extends StringFlag ? string : boolean;
 };
 
-export class UsageError extends Error {}
-
 function isInt(flag: FlagSpec[string]): flag is IntFlag {
   return 'min' in flag;
 }
@@ -30,70 +28,47 @@ function isBool(flag: FlagSpec[string]): flag is { boolean: true; help: string }
   return 'boolean' in flag;
 }
 
-export function usage(command: string, spec: FlagSpec): string {
-  const lines = Object.entries(spec).map(([name, flag]) => {
-    const value = isBool(flag) ? '' : ` <${isInt(flag) ? 'n' : 'value'}>`;
-    const dflt = isBool(flag) ? '' : ` (default ${flag.default})`;
-    return `  --${name}${value}`.padEnd(31) + `${flag.help}${dflt}`;
-  });
-  return [`usage: ${command} [flags]`, ...lines].join('\n');
+/** commander's property for an option: `--register-concurrency` → `registerConcurrency`. */
+const camelCase = (name: string) => name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+function wholeNumber(name: string, flag: IntFlag) {
+  return (raw: string): number => {
+    const text = raw.replace(/_/g, '');
+    if (!/^\d+$/.test(text)) throw new InvalidArgumentError(`--${name} must be a whole number, got "${raw}"`);
+    const n = Number(text);
+    if (n < flag.min || n > flag.max) throw new InvalidArgumentError(`--${name} must be between ${flag.min} and ${flag.max}, got ${n}`);
+    return n;
+  };
 }
 
-/**
- * Parses `--name value` flags (and `--name=value`) against a spec; integers are
- * range-checked. Unknown flags and stray arguments are usage errors.
- */
-export function parseFlags<S extends FlagSpec>(argv: string[], spec: S): ParsedFlags<S> & { help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [name, flag] of Object.entries(spec)) options[name] = { type: isBool(flag) ? 'boolean' : 'string' };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const out: Record<string, number | string | boolean> = { help: values.help === true };
+/** The benchmark's command line, declared from its flag spec. */
+function commandLine(command: string, spec: FlagSpec): Command {
+  const program = new Command(command).exitOverride().allowExcessArguments(false).helpOption('-h, --help');
   for (const [name, flag] of Object.entries(spec)) {
-    const raw = values[name];
-    if (isBool(flag)) {
-      out[name] = raw === true;
-    } else if (isInt(flag)) {
-      if (raw === undefined) {
-        out[name] = flag.default;
-        continue;
-      }
-      const text = String(raw).replace(/_/g, '');
-      if (!/^\d+$/.test(text)) throw new UsageError(`--${name} must be a whole number, got "${raw}"`);
-      const n = Number(text);
-      if (n < flag.min || n > flag.max) throw new UsageError(`--${name} must be between ${flag.min} and ${flag.max}, got ${n}`);
-      out[name] = n;
-    } else {
-      out[name] = raw === undefined ? flag.default : String(raw);
-    }
+    if (isBool(flag)) program.option(`--${name}`, flag.help);
+    else if (isInt(flag)) program.option(`--${name} <n>`, flag.help, wholeNumber(name, flag), flag.default);
+    else program.option(`--${name} <value>`, flag.help, flag.default);
   }
-  return out as ParsedFlags<S> & { help: boolean };
+  return program;
 }
 
 /**
  * The flags of a benchmark's command line, or the exit code to end with at once:
  * 2 after saying what is wrong with them, 0 after printing the usage for --help.
  */
-export function readCommandLine<S extends FlagSpec>(
-  argv: string[],
-  spec: S,
-  command: string,
-): (ParsedFlags<S> & { help: boolean }) | number {
-  let flags: ParsedFlags<S> & { help: boolean };
+export function readCommandLine<S extends FlagSpec>(argv: string[], spec: S, command: string): ParsedFlags<S> | number {
+  const program = commandLine(command, spec);
   try {
-    flags = parseFlags(argv, spec);
+    program.parse(argv, { from: 'user' });
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n${usage(command, spec)}\n`);
-    return 2;
+    if (!(error instanceof CommanderError)) throw error;
+    return error.exitCode === 0 ? 0 : 2;
   }
-  if (flags.help) {
-    process.stdout.write(`${usage(command, spec)}\n`);
-    return 0;
+  const options = program.opts();
+  const flags: Record<string, number | string | boolean> = {};
+  for (const [name, flag] of Object.entries(spec)) {
+    const value = options[camelCase(name)];
+    flags[name] = isBool(flag) ? value === true : value;
   }
-  return flags;
+  return flags as ParsedFlags<S>;
 }

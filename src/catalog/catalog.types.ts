@@ -1,8 +1,6 @@
 import type { HiveCapabilities, HiveStatus } from '../domain/fleet';
 import type { HiveEntity } from './hive.entity';
 
-export type SshSecretKind = 'private_key' | 'password';
-
 export interface SshSettingsInput {
   user?: string;
   port?: number;

@@ -71,10 +71,6 @@ export class HiveCatalog implements OnModuleInit {
     for (const row of this.hives.values()) yield toCatalogHive(row);
   }
 
-  get size(): number {
-    return this.hives.size;
-  }
-
   /** Registers a hive; returns it with its heartbeat token, which is not kept anywhere. */
   async create(input: NewHive): Promise<{ hive: CatalogHive; token: string }> {
     return this.writes.runExclusive(async () => {

@@ -49,10 +49,6 @@ export class CapacityIndex {
     this.trees[slot.kind].delete(slot);
   }
 
-  size(kind: CapacityKind): number {
-    return this.trees[kind].size;
-  }
-
   /**
    * Slots with at least `minFree` free, fewest free first (ties: lower hive id,
    * then lower device), until `visit` returns true; returns that slot, or null.

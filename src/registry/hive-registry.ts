@@ -219,10 +219,6 @@ export class HiveRegistry {
 
   // -- reads -------------------------------------------------------------------
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** One hive's live view at `now`. */
   view(hiveId: string, now: number): HiveView | undefined {
     this.advance(now);

@@ -18,10 +18,6 @@ export class ReservationBook {
     return this.byId.size;
   }
 
-  has(id: string): boolean {
-    return this.byId.has(id);
-  }
-
   get(id: string): Reservation | undefined {
     return this.byId.get(id);
   }

@@ -15,6 +15,7 @@ import { ManualClock } from '../../src/platform/clock/clock';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
 import { TestQueen } from '../support/queen';
+import { beat } from '../support/heartbeats';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', 'artifacts');
@@ -121,13 +122,8 @@ describe('dashboard in Chromium', () => {
     tokens.set(id, (res.body as { heartbeat_token: string }).heartbeat_token);
   }
 
-  async function beat(id: string): Promise<void> {
-    await queen
-      .http()
-      .post('/v1/heartbeat')
-      .set('authorization', `Bearer ${tokens.get(id)}`)
-      .send(fleet.hive(id).heartbeatBody())
-      .expect(200);
+  async function beatAs(id: string): Promise<void> {
+    await beat(queen, { id, token: tokens.get(id)! }, { ...fleet.hive(id).heartbeatBody() });
   }
 
   const card = (hiveId: string) => page.locator(`.hive[data-hive-id="${hiveId}"]`);
@@ -158,7 +154,7 @@ describe('dashboard in Chromium', () => {
       .set('authorization', `Bearer ${TOKEN}`)
       .send({ cordoned: true })
       .expect(200);
-    for (const id of tokens.keys()) await beat(id);
+    for (const id of tokens.keys()) await beatAs(id);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -239,7 +235,7 @@ describe('dashboard in Chromium', () => {
     await expectText(card('gpu-node-02').locator('.device[data-device="cuda:0"] .num-reserved'), '20.0 GiB reserved');
 
     // The hive's next heartbeat reports it (loading); the reservation becomes use.
-    await beat('gpu-node-02');
+    await beatAs('gpu-node-02');
     await expectText(row.locator('.state'), 'loading');
     await expectText(row.locator('td').nth(1), 'llama-3-8b');
     await expectText(row.locator('td').nth(3), 'cuda:0');
@@ -250,8 +246,8 @@ describe('dashboard in Chromium', () => {
   it('turns a silent hive offline', async () => {
     const clock = queen.clock as ManualClock;
     clock.advance(queen.config.heartbeatTimeoutMs - 1000);
-    await beat('gpu-node-01');
-    await beat('gpu-node-02');
+    await beatAs('gpu-node-01');
+    await beatAs('gpu-node-02');
     clock.advance(2000); // gpu-node-03 has now been silent longer than the timeout
     queen.get(LivenessSweeper).sweep();
 
@@ -269,10 +265,10 @@ describe('dashboard in Chromium', () => {
         .send({ model_id: model, vram_bytes: vramGb * GIB, hive_id: 'gpu-node-01' })
         .expect(202);
     await startOn01('qwen2.5-7b', 16);
-    await beat('gpu-node-01');
+    await beatAs('gpu-node-01');
     await startOn01('mistral-7b', 14);
     fleet.hive('gpu-node-02').finishLoading();
-    await beat('gpu-node-02');
+    await beatAs('gpu-node-02');
     const states01 = card('gpu-node-01').locator('tr[data-worker-id] .state');
     await eventually(async () => expect((await texts(states01)).sort()).toEqual(['loading', 'starting']));
     await expectText(card('gpu-node-02').locator('tr[data-worker-id] .state'), 'idle');

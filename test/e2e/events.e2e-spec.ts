@@ -15,6 +15,7 @@ import { QueenMetrics } from '../../src/platform/metrics/queen-metrics';
 import type { HeartbeatWorker } from '../../tools/simulator/wire';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
 import { TestQueen } from '../support/queen';
+import { beat } from '../support/heartbeats';
 
 const GIB = 2 ** 30;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
@@ -186,14 +187,10 @@ describe('GET /v1/events', () => {
     tokens.set(id, (res.body as { heartbeat_token: string }).heartbeat_token);
   }
 
-  async function beat(id: string, workers?: HeartbeatWorker[]): Promise<void> {
-    const body = fleet.hive(id).heartbeatBody();
-    await queen
-      .http()
-      .post('/v1/heartbeat')
-      .set('authorization', `Bearer ${tokens.get(id)}`)
-      .send(workers ? { ...body, workers } : body)
-      .expect(200);
+  /** The fake hive's next heartbeat, with other workers when given. */
+  async function beatAs(id: string, workers?: HeartbeatWorker[]): Promise<void> {
+    const body = { ...fleet.hive(id).heartbeatBody() };
+    await beat(queen, { id, token: tokens.get(id)! }, workers ? { ...body, workers } : body);
   }
 
   beforeAll(async () => {
@@ -226,7 +223,7 @@ describe('GET /v1/events', () => {
 
   it('streams hive.online and worker.added from a heartbeat, in the documented format', async () => {
     const client = await connect();
-    await beat('hive-a', [worker('w-a1', 0, 8), worker('w-a2', 1, 4)]);
+    await beatAs('hive-a', [worker('w-a1', 0, 8), worker('w-a2', 1, 4)]);
 
     const online = await client.waitForEvent('hive.online', (d) => d.hive_id === 'hive-a');
     expect(online.data).toEqual({ type: 'hive.online', at: '2026-11-27T10:00:00.000Z', hive_id: 'hive-a' });
@@ -244,13 +241,13 @@ describe('GET /v1/events', () => {
     expect(client.events.every((e) => (PUBLIC_TYPES as readonly string[]).includes(e.event))).toBe(true);
 
     // A later beat without a worker: worker.removed.
-    await beat('hive-a', [worker('w-a1', 0, 8)]);
+    await beatAs('hive-a', [worker('w-a1', 0, 8)]);
     const removed = await client.waitForEvent('worker.removed');
     expect(removed.data).toEqual(expect.objectContaining({ hive_id: 'hive-a', worker_id: 'w-a2' }));
   });
 
   it('streams placement.created when POST /v1/workers starts a worker, not for a plan', async () => {
-    await beat('hive-b', []);
+    await beatAs('hive-b', []);
     const client = await connect();
     await queen.http().post('/v1/placements').send({ model_id: 'qwen-7b', vram_bytes: 30 * GIB }).expect(200);
     const started = await queen.http().post('/v1/workers').send({ model_id: 'qwen-7b', vram_bytes: 30 * GIB }).expect(202);
@@ -273,7 +270,7 @@ describe('GET /v1/events', () => {
   it('sends only the asked-for types with ?types=', async () => {
     const onlyWorkers = await connect('/v1/events?types=worker.added,worker.removed');
     const all = await connect();
-    await beat('hive-a', [worker('w-a1', 0, 8), worker('w-a3', 1, 2)]);
+    await beatAs('hive-a', [worker('w-a1', 0, 8), worker('w-a3', 1, 2)]);
     queen.get(FleetEvents).publish('hive.capabilities', queen.clock.now(), { hive_id: 'hive-a' });
     await all.waitForEvent('hive.capabilities');
     await onlyWorkers.waitForEvent('worker.added', (d) => d.worker_id === 'w-a3');
@@ -296,14 +293,14 @@ describe('GET /v1/events', () => {
     const clock = queen.clock as ManualClock;
     // hive-a beats just before hive-b's silence passes the timeout (and the start-up grace ends).
     clock.advance(queen.config.heartbeatTimeoutMs - 1000);
-    await beat('hive-a', [worker('w-a1', 0, 8)]);
+    await beatAs('hive-a', [worker('w-a1', 0, 8)]);
     clock.advance(2000);
     queen.get(LivenessSweeper).sweep();
     const offline = await client.waitForEvent('hive.offline');
     expect(offline.data).toEqual({ type: 'hive.offline', at: new Date(clock.now()).toISOString(), hive_id: 'hive-b' });
     expect(client.ofType('hive.offline')).toHaveLength(1);
     // hive-b's next beat brings it back.
-    await beat('hive-b', []);
+    await beatAs('hive-b', []);
     await client.waitForEvent('hive.online', (d) => d.hive_id === 'hive-b');
   });
 
@@ -361,7 +358,7 @@ describe('GET /v1/events', () => {
 
     // The queen carries on: heartbeats are answered and new clients get events.
     const fresh = await connect('/v1/events?types=worker.added');
-    await beat('hive-a', [worker('w-a1', 0, 8), worker('w-a9', 1, 1)]);
+    await beatAs('hive-a', [worker('w-a1', 0, 8), worker('w-a9', 1, 1)]);
     await fresh.waitForEvent('worker.added', (d) => d.worker_id === 'w-a9');
   });
 

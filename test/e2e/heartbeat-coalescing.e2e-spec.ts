@@ -9,7 +9,7 @@ import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
 import { SqlStatementCounter } from '../../src/catalog/database/sql-statement-counter';
 import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { DatabaseKind } from '../support/databases';
-import { asIso, TestHive } from '../support/heartbeats';
+import { asIso, beat, registerHive, TestHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -29,26 +29,13 @@ const CAPABILITIES = {
   gpus: [{ index: 0, name: 'L4', vram_bytes: 24 * GiB, backend: 'cuda' }],
 };
 
-async function registerHive(queen: TestQueen, id: string): Promise<TestHive> {
-  const res = await queen.http().post('/v1/hives').send({ id, host: '127.0.0.1', port: 1 });
-  expect(res.status).toBe(201);
-  return { id, token: res.body.heartbeat_token as string };
-}
-
-/** A heartbeat that must be applied. */
-async function beat(queen: TestQueen, hive: TestHive, sequence: number): Promise<Response> {
-  const res = await queen
-    .http()
-    .post('/v1/heartbeat')
-    .set('Authorization', `Bearer ${hive.token}`)
-    .send({
-      hive_id: hive.id,
-      timestamp: new Date(queen.clock.now()).toISOString(),
-      sequence,
-      capabilities: CAPABILITIES,
-      workers: [{ worker_id: `${hive.id}-w`, state: 'Busy', backend: 'cuda', device_id: 0, vram_bytes: 8 * GiB, ram_bytes: GiB }],
-    });
-  expect(res.status).toBe(200);
+/** A heartbeat that must be applied: one busy worker, and the capabilities. */
+async function beatWith(queen: TestQueen, hive: TestHive, sequence: number): Promise<Response> {
+  const res = await beat(queen, hive, {
+    sequence,
+    capabilities: CAPABILITIES,
+    workers: [{ worker_id: `${hive.id}-w`, state: 'Busy', backend: 'cuda', device_id: 0, vram_bytes: 8 * GiB, ram_bytes: GiB }],
+  });
   expect(res.body.applied).toBe(true);
   return res;
 }
@@ -58,7 +45,7 @@ async function beatRounds(queen: TestQueen, hives: TestHive[], rounds: number, f
   let sequence = firstSequence;
   for (let round = 0; round < rounds; round++, sequence++) {
     queen.clock.advance(STEP_MS);
-    await Promise.all(hives.map((hive) => beat(queen, hive, sequence)));
+    await Promise.all(hives.map((hive) => beatWith(queen, hive, sequence)));
   }
   return sequence;
 }
@@ -158,8 +145,8 @@ describe.each(KINDS)('coalesced heartbeat writes (%s)', (database) => {
 
     queen.clock.advance(STEP_MS);
     const earlyAt = new Date(queen.clock.now()).toISOString();
-    await beat(queen, early, sequence);
-    await beat(queen, late, sequence);
+    await beatWith(queen, early, sequence);
+    await beatWith(queen, late, sequence);
     sequence++;
 
     const recordHeartbeats = jest
@@ -174,7 +161,7 @@ describe.each(KINDS)('coalesced heartbeat writes (%s)', (database) => {
     // The queen keeps answering; a newer beat replaces the one that failed.
     queen.clock.advance(STEP_MS);
     const lateAt = new Date(queen.clock.now()).toISOString();
-    const ack = await beat(queen, late, sequence++);
+    const ack = await beatWith(queen, late, sequence++);
     expect(ack.body).toMatchObject({ acknowledged: true, applied: true });
     expect((await queen.http().get(`/v1/hives/${late.id}/state`)).body).toMatchObject({ online: true, last_heartbeat_at: lateAt });
 

@@ -8,13 +8,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Response } from 'supertest';
 import { ManualClock } from '../../src/platform/clock/clock';
 import { FleetEvent, FleetEvents } from '../../src/platform/events/fleet-events';
 import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
 import { createScratchDatabase, ScratchDatabase } from '../support/databases';
-import { activeHives, asIso, Body, catalogHive, iso, liveState, registerHive, TestHive } from '../support/heartbeats';
+import { activeHives, asIso, beat, Body, catalogHive, iso, liveState, registerHive } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -25,17 +24,6 @@ const ENV = {
   HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS),
   LIVENESS_SWEEP_MS: '1000',
 };
-
-/** A heartbeat that must be acknowledged (200). */
-async function beat(queen: TestQueen, hive: TestHive, body: Body = {}): Promise<Response> {
-  const res = await queen
-    .http()
-    .post('/v1/heartbeat')
-    .set('Authorization', `Bearer ${hive.token}`)
-    .send({ hive_id: hive.id, timestamp: iso(queen), workers: [], ...body });
-  expect(res.status).toBe(200);
-  return res;
-}
 
 /** Moves the clock and sweeps in one synchronous step, so no background sweep runs in between. */
 function advanceAndSweep(queen: TestQueen, ms: number): string[] {

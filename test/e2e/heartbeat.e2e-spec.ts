@@ -7,10 +7,10 @@
  * The background flush never fires (CATALOG_FLUSH_MS is ten minutes); tests
  * flush explicitly and move the ManualClock instead of sleeping.
  */
-import type { Response } from 'supertest';
-import { HiveCatalog } from '../../src/catalog/hive-catalog.service';
 import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
-import { activeHives, asIso, Body, catalogHive, iso, liveState, registerHive, TestHive } from '../support/heartbeats';
+import { FleetEvents } from '../../src/platform/events/fleet-events';
+import { activeHives, asIso, beat, Body, catalogHive, iso, liveState, registerHive, sendHeartbeat, TestHive } from '../support/heartbeats';
+import { expectProblem } from '../support/problem';
 import { TestQueen } from '../support/queen';
 
 const GiB = 2 ** 30;
@@ -22,20 +22,6 @@ const GiB = 2 ** 30;
  */
 const STEP_MS = 100;
 const ENV = { CATALOG_FLUSH_MS: '600000', HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '15000', LIVENESS_SWEEP_MS: '1000' };
-
-function post(queen: TestQueen, token: string | null, body: Body | string) {
-  const req = queen.http().post('/v1/heartbeat');
-  if (token !== null) req.set('Authorization', `Bearer ${token}`);
-  if (typeof body === 'string') req.set('Content-Type', 'application/json');
-  return req.send(body);
-}
-
-/** A heartbeat that must be applied. */
-async function beat(queen: TestQueen, hive: TestHive, body: Body): Promise<Response> {
-  const res = await post(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), workers: [], ...body });
-  expect(res.status).toBe(200);
-  return res;
-}
 
 /** The hive's row as the database holds it (not the catalog's in-memory mirror). */
 async function catalogRow(queen: TestQueen, id: string): Promise<Body | undefined> {
@@ -50,18 +36,6 @@ async function catalogRow(queen: TestQueen, id: string): Promise<Body | undefine
     updated_at: asIso(row.updated_at),
     capabilities: row.capabilities === null ? null : JSON.parse(String(row.capabilities)),
   };
-}
-
-function expectProblem(res: Response, status: number, field?: string): void {
-  expect({ status: res.status, body: res.body }).toMatchObject({ status, body: { status } });
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), detail: expect.any(String) }),
-  );
-  if (field !== undefined) {
-    const fields = ((res.body.errors ?? []) as { field: string }[]).map((error) => error.field);
-    expect(fields).toContain(field);
-  }
 }
 
 const capabilitiesOf = (ramGiB: number, gpus: { index: number; vramGiB: number; backend?: string; name?: string }[], cpuCores = 32) => ({
@@ -391,8 +365,8 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       const rowBefore = await catalogRow(queen, hive.id);
       const statements = queen.sqlStatements;
 
-      const res = await post(queen, hive.token, mutate(next));
-      expectProblem(res, status, field ?? undefined);
+      const res = await sendHeartbeat(queen, hive.token, mutate(next));
+      expectProblem(res, status, field ? [field] : undefined);
 
       await writeBehind.flush();
       expect(queen.sqlStatements).toBe(statements);
@@ -415,7 +389,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
     });
 
     it('lists every bad field of one heartbeat', async () => {
-      const res = await post(queen, hive.token, { ...next, hive_id: 7, timestamp: 'soon', workers: [worker({ ram_bytes: -1, state: 'nap' })] });
+      const res = await sendHeartbeat(queen, hive.token, { ...next, hive_id: 7, timestamp: 'soon', workers: [worker({ ram_bytes: -1, state: 'nap' })] });
       expectProblem(res, 400);
       const fields = (res.body.errors as { field: string }[]).map((error) => error.field);
       expect(fields).toEqual(expect.arrayContaining(['hive_id', 'timestamp', 'workers.0.ram_bytes', 'workers.0.state']));
@@ -424,7 +398,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
     // Last: proves the variants above would have shown, had any of them been applied.
     it('applies the valid heartbeat all those variants were made from', async () => {
       const before = await liveState(queen, hive.id);
-      const res = await post(queen, hive.token, next);
+      const res = await sendHeartbeat(queen, hive.token, next);
       expect(res.status).toBe(200);
       expect(res.body.applied).toBe(true);
       const after = await liveState(queen, hive.id);
@@ -457,7 +431,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       workers: [{ worker_id: 'intruder', state: 'busy', ram_bytes: 1 }],
     });
 
-    async function expectUntouched(action: () => Promise<void>): Promise<void> {
+    async function expectUntouched(action: () => Promise<unknown>): Promise<void> {
       const before = [await liveState(queen, alpha.id), await liveState(queen, beta.id)];
       const rows = [await catalogRow(queen, alpha.id), await catalogRow(queen, beta.id)];
       const statements = queen.sqlStatements;
@@ -469,25 +443,25 @@ describe('POST /v1/heartbeat (SQLite)', () => {
     }
 
     it('refuses a heartbeat without a token: 401', async () => {
-      await expectUntouched(async () => expectProblem(await post(queen, null, intruding(beta)), 401));
+      await expectUntouched(async () => expectProblem(await sendHeartbeat(queen, null, intruding(beta)), 401));
     });
 
     it('refuses a heartbeat with a garbage token or another scheme: 401', async () => {
       await expectUntouched(async () => {
-        expectProblem(await post(queen, 'qh_not-a-token', intruding(beta)), 401);
+        expectProblem(await sendHeartbeat(queen, 'qh_not-a-token', intruding(beta)), 401);
         const basic = await queen.http().post('/v1/heartbeat').set('Authorization', `Basic ${beta.token}`).send(intruding(beta));
         expectProblem(basic, 401);
       });
     });
 
     it("refuses hive alpha's token used for hive beta: 403, nothing changed", async () => {
-      await expectUntouched(async () => expectProblem(await post(queen, alpha.token, intruding(beta)), 403));
+      await expectUntouched(async () => expectProblem(await sendHeartbeat(queen, alpha.token, intruding(beta)), 403));
     });
 
     it('answers 404 for a hive id that is not registered', async () => {
       await expectUntouched(async () => {
-        expectProblem(await post(queen, alpha.token, intruding({ id: 'no-such-hive', token: '' })), 404);
-        expectProblem(await post(queen, null, intruding({ id: 'no-such-hive', token: '' })), 404);
+        expectProblem(await sendHeartbeat(queen, alpha.token, intruding({ id: 'no-such-hive', token: '' })), 404);
+        expectProblem(await sendHeartbeat(queen, null, intruding({ id: 'no-such-hive', token: '' })), 404);
       });
       expect((await queen.http().get('/v1/hives/no-such-hive/state')).status).toBe(404);
     });
@@ -498,14 +472,14 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       const newToken = rotated.body.heartbeat_token as string;
       expect(newToken).not.toBe(alpha.token);
 
-      await expectUntouched(async () => expectProblem(await post(queen, alpha.token, intruding(alpha)), 401));
+      await expectUntouched(async () => expectProblem(await sendHeartbeat(queen, alpha.token, intruding(alpha)), 401));
 
-      const res = await post(queen, newToken, intruding(alpha));
+      const res = await sendHeartbeat(queen, newToken, intruding(alpha));
       expect(res.status).toBe(200);
       expect(res.body.applied).toBe(true);
       expect((await liveState(queen, alpha.id)).workers).toEqual([expect.objectContaining({ worker_id: 'intruder' })]);
       // The token of another hive is still told apart from garbage.
-      expectProblem(await post(queen, newToken, intruding(beta)), 403);
+      expectProblem(await sendHeartbeat(queen, newToken, intruding(beta)), 403);
     });
   });
 
@@ -599,7 +573,6 @@ describe('POST /v1/heartbeat (SQLite)', () => {
   describe('capabilities', () => {
     it('asks for them until given, stores them, and writes each change once', async () => {
       const hive = await registerHive(queen, 'caps');
-      const catalog = queen.get(HiveCatalog);
       let sequence = 0;
       const send = (capabilities?: Body) => beat(queen, hive, { sequence: ++sequence, ...(capabilities && { capabilities }) });
 
@@ -631,9 +604,10 @@ describe('POST /v1/heartbeat (SQLite)', () => {
 
       // Known now: not asked for again, and repeating them writes nothing.
       expect((await send()).body.capabilities_required).toBe(false);
-      const recordChanges = jest.spyOn(catalog, 'recordChanges');
-      const capabilityWrites = () =>
-        recordChanges.mock.calls.filter(([changes]) => [...changes.values()].some((change) => change.capabilities)).length;
+      // Each change is announced once, with the write it stands for.
+      const announced: unknown[] = [];
+      queen.get(FleetEvents).stream.subscribe((event) => event.type === 'hive.capabilities' && announced.push(event.data));
+      const capabilityWrites = () => announced.length;
       statements = queen.sqlStatements;
       for (let i = 0; i < 20; i++) {
         queen.clock.advance(STEP_MS / 10);
@@ -689,7 +663,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       expect((await queen.http().delete(`/v1/hives/${hive.id}`)).status).toBe(204);
       expect(await activeHives(queen)).not.toContain(hive.id);
       expectProblem(await queen.http().get(`/v1/hives/${hive.id}/state`), 404);
-      expectProblem(await post(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), sequence: 3, workers: [] }), 404);
+      expectProblem(await sendHeartbeat(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), sequence: 3, workers: [] }), 404);
       expect(await catalogRow(queen, hive.id)).toBeUndefined();
 
       // The id registered again is a new hive: nothing of the old one shows.
@@ -705,7 +679,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       });
       await writeBehind.flush();
       expect(await catalogRow(queen, reborn.id)).toMatchObject({ status: 'unknown', last_heartbeat_at: null });
-      expectProblem(await post(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), workers: [] }), 401);
+      expectProblem(await sendHeartbeat(queen, hive.token, { hive_id: hive.id, timestamp: iso(queen), workers: [] }), 401);
     });
   });
 });

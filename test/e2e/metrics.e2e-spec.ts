@@ -1,6 +1,7 @@
 /** GET /metrics: Prometheus text with the fleet, heartbeat, placement and catalog figures. */
 import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { TestQueen } from '../support/queen';
+import { iso, sendHeartbeat } from '../support/heartbeats';
 
 const GiB = 2 ** 30;
 
@@ -23,12 +24,8 @@ describe('GET /metrics', () => {
   });
   afterAll(() => queen.destroy());
 
-  const beat = (body: Record<string, unknown>, auth = `Bearer ${token}`) =>
-    queen
-      .http()
-      .post('/v1/heartbeat')
-      .set('Authorization', auth)
-      .send({ hive_id: 'm1', timestamp: new Date(queen.clock.now()).toISOString(), workers: [], ...body });
+  const beat = (body: Record<string, unknown>, withToken = token) =>
+    sendHeartbeat(queen, withToken, { hive_id: 'm1', timestamp: iso(queen), workers: [], ...body });
 
   it('is public, in Prometheus text format, and counts heartbeats, hives, workers and VRAM', async () => {
     await beat({
@@ -37,7 +34,7 @@ describe('GET /metrics', () => {
       workers: [{ worker_id: 'w1', state: 'Busy', backend: 'cuda', device_id: 0, vram_bytes: 8 * GiB }],
     }).expect(200);
     await beat({ sequence: 1 }).expect(200); // older: stale
-    await beat({}, 'Bearer wrong').expect(401);
+    await beat({}, 'wrong').expect(401);
     await beat({ workers: 'none' }).expect(400);
     await queen.get(CatalogWriteBehind).flush();
 

@@ -3,7 +3,7 @@
  * types and comments into schemas only runs under `nest build`, so the app is
  * loaded from dist/ (build first: `npm run build`).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -89,6 +89,14 @@ describe('OpenAPI document of the built app', () => {
       else expect({ at: `${[...path, name].join(' > ')}.${property}`, example: definition.example }).toEqual({ at: expect.any(String), example: expect.anything() });
     }
   };
+
+  it('has every route it documents described in docs/api.md, under a heading of its own', () => {
+    const reference = readFileSync(join(__dirname, '../../docs/api.md'), 'utf8');
+    const headings = new Set(reference.split('\n').filter((line) => line.startsWith('### ')).map((line) => line.slice(4).trim()));
+    const routes = Object.entries(doc.paths).flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path}`));
+    expect(routes.length).toBeGreaterThan(10);
+    expect(routes.filter((route) => !headings.has(route))).toEqual([]);
+  });
 
   it('is a valid OpenAPI 3 document', async () => {
     expect(doc.openapi).toMatch(/^3\./);

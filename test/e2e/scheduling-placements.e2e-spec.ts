@@ -4,7 +4,8 @@
  */
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
 import { DeviceDetection } from '../../src/heartbeat/device-detection';
-import { expectProblem, expectStatus, GIB, SchedulingWorld } from './scheduling-support';
+import { expectStatus, GIB, SchedulingWorld } from './scheduling-support';
+import { expectProblem } from '../support/problem';
 
 let world: SchedulingWorld | undefined;
 

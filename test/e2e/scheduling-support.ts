@@ -8,6 +8,7 @@ import { basename, dirname, isAbsolute } from 'node:path';
 import type { Response } from 'supertest';
 import { ManualClock } from '../../src/platform/clock/clock';
 import { FakeHiveFleet, FakeHiveSpec, startFakeHives } from '../support/fake-hive';
+import { sendHeartbeat } from '../support/heartbeats';
 import { TestQueen } from '../support/queen';
 
 export const GIB = 2 ** 30;
@@ -17,29 +18,6 @@ export const SCHEDULING_ENV: Readonly<Record<string, string>> = {
   HIVE_REQUEST_TIMEOUT_MS: '300',
   CATALOG_FLUSH_MS: '600000',
 };
-
-export interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: { field: string; message: string }[];
-  rejections?: Record<string, string>;
-  tried?: Record<string, string>;
-}
-
-/** Asserts an RFC 9457 problem answer with this status and returns its body. */
-export function expectProblem(res: Response, status: number): ProblemBody {
-  if (res.status !== status) {
-    throw new Error(`expected HTTP ${status}, got ${res.status}: ${JSON.stringify(res.body ?? res.text)}`);
-  }
-  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = JSON.parse(res.text) as ProblemBody;
-  expect(body).toEqual(
-    expect.objectContaining({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) }),
-  );
-  return body;
-}
 
 /** Asserts a 2xx answer (with the body in the failure message otherwise). */
 export function expectStatus(res: Response, status: number): Response {
@@ -119,8 +97,7 @@ export class SchedulingWorld {
   async beat(hiveId: string, body: object = this.fleet.hive(hiveId).heartbeatBody()): Promise<HeartbeatAnswer> {
     const token = this.tokens.get(hiveId);
     if (!token) throw new Error(`hive ${hiveId} is not registered`);
-    const res = await this.http().post('/v1/heartbeat').set('authorization', `Bearer ${token}`).send(body);
-    expectStatus(res, 200);
+    const res = expectStatus(await sendHeartbeat(this.queen, token, body as Record<string, unknown>), 200);
     this.fleet.hive(hiveId).recordHeartbeatAnswer(res.body as HeartbeatAnswer);
     return res.body as HeartbeatAnswer;
   }

@@ -2,7 +2,8 @@
  * Bad bodies for POST /v1/placements and POST /v1/workers: 400 problem JSON that
  * names each bad field, and nothing held or spawned because of them.
  */
-import { expectProblem, GIB, SchedulingWorld } from './scheduling-support';
+import { GIB, SchedulingWorld } from './scheduling-support';
+import { expectProblem } from '../support/problem';
 
 const VALID = { model_id: 'tiny-model', vram_bytes: 4 * GIB };
 

@@ -6,7 +6,8 @@
  * VRAM, 2 GiB RAM), as rbee's spawn body carries no sizes. Requests here ask
  * for exactly that, so what the hive later reports equals what was reserved.
  */
-import { expectProblem, expectStatus, GIB, SchedulingWorld, WorkerItem } from './scheduling-support';
+import { expectStatus, GIB, SchedulingWorld, WorkerItem } from './scheduling-support';
+import { expectProblem } from '../support/problem';
 
 const SMALL = { model_id: 'tiny-model', vram_bytes: 4 * GIB, ram_bytes: 2 * GIB };
 

@@ -7,7 +7,7 @@
 import { planFleet } from './fleet-plan';
 import { HeartbeatFleet, QueenClient } from './queen-client';
 import { SimulatedHive } from './hive-server';
-import { parseSimulatorArgs, SimulatorConfig, USAGE, UsageError } from './simulator-args';
+import { parseSimulatorArgs, SimulatorConfig, usage, UsageError } from './simulator-args';
 
 const STATUS_INTERVAL_MS = 5000;
 const KILL_TICK_MS = 1000;
@@ -26,13 +26,13 @@ async function main(): Promise<number> {
   try {
     const parsed = parseSimulatorArgs(process.argv.slice(2), process.env);
     if (parsed.help) {
-      console.log(USAGE);
+      console.log(usage());
       return 0;
     }
     config = parsed.config;
   } catch (error: unknown) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`simulate: ${error.message}\n\n${USAGE}`);
+    console.error(`simulate: ${error.message}\n\n${usage()}`);
     return 2;
   }
 

@@ -71,8 +71,8 @@ describe('parseSimulatorArgs', () => {
     [['--kill-rate', '1.5'], /--kill-rate must be a number from 0 to 1/],
     [['--slow-rate', ''], /--slow-rate/],
     [['--load-delay-ms', 'soon'], /--load-delay-ms/],
-    [['--bogus'], /Unknown option '--bogus'/],
-    [['stray'], /positional/],
+    [['--bogus'], /unknown option '--bogus'/],
+    [['stray'], /too many arguments/],
   ])('refuses %j', (argv, message) => {
     expect(() => parseSimulatorArgs(argv, {})).toThrow(UsageError);
     expect(() => parseSimulatorArgs(argv, {})).toThrow(message);

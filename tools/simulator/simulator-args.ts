@@ -2,7 +2,7 @@
  * Command line of the fleet simulator: parsing and validation, kept apart from
  * main.ts so it can be tested without starting anything.
  */
-import { parseArgs } from 'node:util';
+import { Command, CommanderError } from 'commander';
 import { isLoopbackHost } from './queen-client';
 
 export interface SimulatorConfig {
@@ -24,72 +24,73 @@ const MAX_HIVES = 5000;
 const MAX_GPUS_PER_HIVE = 16;
 const MAX_HIVE_ID_LENGTH = 63;
 
-export const USAGE = `Usage: npm run simulate -- [options]
-
-Starts simulated hives on 127.0.0.1, registers them with the queen and sends
-their heartbeats until Ctrl-C.
-
-Options:
-  --hives N          number of hives (default 10, at most ${MAX_HIVES})
-  --gpus N           GPUs per hive (default 4, at most ${MAX_GPUS_PER_HIVE}; 0 = CPU only)
-  --vram-gb LIST     VRAM per GPU in GiB, one value or a comma list spread over
-                     the hives (default 24,48,80)
-  --queen URL        queen base URL, loopback only (default http://127.0.0.1:7833)
-  --token TOKEN      admin token (default: env QUEEN_API_TOKEN)
-  --prefix TEXT      hive id prefix (default sim-)
-  --kill-rate R      chance per hive per minute to go silent or die, 0..1 (default 0)
-  --slow-rate R      fraction of hives whose API answers slowly, 0..1 (default 0)
-  --load-delay-ms N  time a spawned worker stays Loading (default 3000)
-  -h, --help         show this help`;
-
 export class UsageError extends Error {}
 
 export type ParsedCommandLine = { help: true } | { help: false; config: SimulatorConfig };
+
+/** The options as commander reads them: text, checked below with messages that name the option. */
+interface RawOptions {
+  hives: string;
+  gpus: string;
+  vramGb: string;
+  queen: string;
+  token?: string;
+  prefix: string;
+  killRate: string;
+  slowRate: string;
+  loadDelayMs: string;
+}
+
+function commandLine(): Command {
+  return new Command('npm run simulate --')
+    .description('Starts simulated hives on 127.0.0.1, registers them with the queen and sends their heartbeats until Ctrl-C.')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: () => undefined })
+    .helpOption('-h, --help')
+    .allowExcessArguments(false)
+    .option('--hives <n>', `number of hives, at most ${MAX_HIVES}`, '10')
+    .option('--gpus <n>', `GPUs per hive, at most ${MAX_GPUS_PER_HIVE}; 0 = CPU only`, '4')
+    .option('--vram-gb <list>', 'VRAM per GPU in GiB, one value or a comma list spread over the hives', '24,48,80')
+    .option('--queen <url>', 'queen base URL, loopback only', 'http://127.0.0.1:7833')
+    .option('--token <token>', 'admin token (default: env QUEEN_API_TOKEN)')
+    .option('--prefix <text>', 'hive id prefix', 'sim-')
+    .option('--kill-rate <r>', 'chance per hive per minute to go silent or die, 0..1', '0')
+    .option('--slow-rate <r>', 'fraction of hives whose API answers slowly, 0..1', '0')
+    .option('--load-delay-ms <n>', 'time a spawned worker stays Loading', '3000');
+}
+
+/** The help text, as `--help` prints it. */
+export function usage(): string {
+  return commandLine().helpInformation();
+}
 
 export function parseSimulatorArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): ParsedCommandLine {
-  let values: Record<string, string | boolean | undefined>;
+  const program = commandLine();
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        hives: { type: 'string', default: '10' },
-        gpus: { type: 'string', default: '4' },
-        'vram-gb': { type: 'string', default: '24,48,80' },
-        queen: { type: 'string', default: 'http://127.0.0.1:7833' },
-        token: { type: 'string' },
-        prefix: { type: 'string', default: 'sim-' },
-        'kill-rate': { type: 'string', default: '0' },
-        'slow-rate': { type: 'string', default: '0' },
-        'load-delay-ms': { type: 'string', default: '3000' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    program.parse([...argv], { from: 'user' });
   } catch (error: unknown) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    if (error instanceof CommanderError && error.code === 'commander.helpDisplayed') return { help: true };
+    throw new UsageError(error instanceof Error ? error.message.replace(/^error: /, '') : String(error));
   }
-  if (values.help === true) return { help: true };
-
-  const text = (name: string): string => String(values[name]);
-  const hives = parseInteger('--hives', text('hives'), 1, MAX_HIVES);
-  const hiveIdPrefix = text('prefix');
+  const values = program.opts<RawOptions>();
+  const hives = parseInteger('--hives', values.hives, 1, MAX_HIVES);
+  const hiveIdPrefix = values.prefix;
   validatePrefix(hiveIdPrefix, hives);
   return {
     help: false,
     config: {
       hives,
-      gpusPerHive: parseInteger('--gpus', text('gpus'), 0, MAX_GPUS_PER_HIVE),
-      vramMixGb: parseVramMix(text('vram-gb')),
-      queenUrl: parseQueenUrl(text('queen')),
-      adminToken: (values.token as string | undefined) ?? (env.QUEEN_API_TOKEN || undefined),
+      gpusPerHive: parseInteger('--gpus', values.gpus, 0, MAX_GPUS_PER_HIVE),
+      vramMixGb: parseVramMix(values.vramGb),
+      queenUrl: parseQueenUrl(values.queen),
+      adminToken: values.token ?? (env.QUEEN_API_TOKEN || undefined),
       hiveIdPrefix,
-      killRatePerMinute: parseFraction('--kill-rate', text('kill-rate')),
-      slowRate: parseFraction('--slow-rate', text('slow-rate')),
-      loadDelayMs: parseInteger('--load-delay-ms', text('load-delay-ms'), 0, 3_600_000),
+      killRatePerMinute: parseFraction('--kill-rate', values.killRate),
+      slowRate: parseFraction('--slow-rate', values.slowRate),
+      loadDelayMs: parseInteger('--load-delay-ms', values.loadDelayMs, 0, 3_600_000),
     },
   };
 }
