@@ -3,7 +3,8 @@ import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
-import { bodyParserErrorsToProblems } from './platform/http/body-errors';
+import { bodyParserErrorsToProblems, refuseDeepBodies } from './platform/http/body-errors';
+import { answerClientErrorsWithProblems } from './platform/http/client-errors';
 import { mountApiDocs } from './platform/docs/swagger';
 
 /** Largest request body accepted on any route (API.md: heartbeats ≤ 1 MiB). */
@@ -20,7 +21,8 @@ export async function createQueenApp(options: AppModuleOptions): Promise<NestExp
   });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
-  app.use(json({ limit: MAX_BODY_BYTES }), bodyParserErrorsToProblems);
+  app.use(json({ limit: MAX_BODY_BYTES, verify: refuseDeepBodies }), bodyParserErrorsToProblems);
+  answerClientErrorsWithProblems(app.getHttpServer());
   // On SIGTERM/SIGINT: close the server, run shutdown hooks, then exit 0. Without
   // useProcessExit Nest re-raises the signal and the process dies "killed by SIGTERM".
   app.enableShutdownHooks([], { useProcessExit: true });

@@ -1,6 +1,6 @@
 /**
- * Baseline (a): a bare Nest/Express app with the queen's DTOs and the queen's
- * global validation pipe, storing into a Map. Run as its own process by the
+ * Baseline (a): a bare Nest/Express app with the queen's DTOs (the heartbeat's as
+ * class-validator classes) and the queen's validation options, storing into a Map. Run as its own process by the
  * benchmarks: `PORT=… node dist/bench/baselines/bare-nest.js`.
  *
  * To baseline another queen route (e.g. POST /v1/placements), add a controller
@@ -12,7 +12,7 @@ import { Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { json } from 'express';
-import { QueenValidationPipe } from '../../src/platform/http/validation';
+import { BaselinePipe } from './bare-nest/baseline-pipe';
 import { BaselineStore } from './bare-nest/baseline-store';
 import { HealthBaselineController } from './bare-nest/health-baseline.controller';
 import { HeartbeatBaselineController } from './bare-nest/heartbeat-baseline.controller';
@@ -39,9 +39,9 @@ async function main(): Promise<void> {
   });
   app.disable('x-powered-by');
   app.use(json({ limit: MAX_BODY_BYTES }));
-  // The queen registers this very pipe as APP_PIPE: same ValidationPipe options
-  // (transform, whitelist, forbidUnknownValues, stopAtFirstError, lenient for heartbeats).
-  app.useGlobalPipes(new QueenValidationPipe());
+  // The queen's pipe (its APP_PIPE) for every route, and the standard ValidationPipe with the
+  // same options for the class-validator heartbeat DTO.
+  app.useGlobalPipes(new BaselinePipe());
   app.enableShutdownHooks();
   await app.listen(port, '127.0.0.1');
 }

@@ -1,12 +1,13 @@
 import { HttpStatus, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Mutex } from 'async-mutex';
+import { Mutex, MutexInterface, withTimeout } from 'async-mutex';
 import { DataSource, EntityManager } from 'typeorm';
 import { sameCapabilities } from '../domain/fleet';
 import { Clock } from '../platform/clock/clock';
 import { notFound, ProblemException } from '../platform/http/problem';
 import { digestsEqual, hashToken, newHiveToken } from '../platform/security/tokens';
 import { SecretBox } from '../platform/security/secret-box';
+import { databaseUnavailable, DatabaseBusyError, isDatabaseUnavailable } from './database/database-errors';
 import { HiveEntity } from './hive.entity';
 import {
   CatalogHive,
@@ -19,6 +20,17 @@ import {
 
 /** Rows per UPDATE when flushing heartbeat times; keeps well under SQLite's bound-parameter limit. */
 const FLUSH_CHUNK = 500;
+
+/**
+ * How long a write waits for the one writer's turn before the caller is told
+ * the database is busy (503): an API call never hangs behind a stuck database.
+ */
+export const WRITE_WAIT_MS = 1000;
+
+interface ChangedRow {
+  row: HiveEntity;
+  fields: ReadonlySet<keyof HiveChange>;
+}
 
 function toCatalogHive(row: HiveEntity): CatalogHive {
   const { sshSecret, tokenHash: _tokenHash, ...visible } = row;
@@ -37,7 +49,7 @@ function toCatalogHive(row: HiveEntity): CatalogHive {
 @Injectable()
 export class HiveCatalog implements OnModuleInit {
   private readonly logger = new Logger(HiveCatalog.name);
-  private readonly writes = new Mutex();
+  private readonly writes: MutexInterface = withTimeout(new Mutex(), WRITE_WAIT_MS, new DatabaseBusyError(WRITE_WAIT_MS));
   private readonly hives = new Map<string, HiveEntity>();
   private readonly hiveIdByTokenHash = new Map<string, string>();
   private readonly repository;
@@ -73,7 +85,7 @@ export class HiveCatalog implements OnModuleInit {
 
   /** Registers a hive; returns it with its heartbeat token, which is not kept anywhere. */
   async create(input: NewHive): Promise<{ hive: CatalogHive; token: string }> {
-    return this.writes.runExclusive(async () => {
+    return this.write(async () => {
       if (this.hives.has(input.id)) {
         throw new ProblemException(HttpStatus.CONFLICT, 'duplicate-hive', `hive "${input.id}" already exists`);
       }
@@ -116,7 +128,7 @@ export class HiveCatalog implements OnModuleInit {
   }
 
   async remove(id: string): Promise<void> {
-    await this.writes.runExclusive(async () => {
+    await this.write(async () => {
       const row = this.hives.get(id);
       if (!row) throw notFound('hive', id);
       await this.repository.delete({ id });
@@ -152,43 +164,47 @@ export class HiveCatalog implements OnModuleInit {
    * heartbeat time never moves backwards.
    */
   async recordChanges(changes: ReadonlyMap<string, HiveChange>): Promise<void> {
-    await this.writes.runExclusive(async () => {
-      const rows: HiveEntity[] = [];
+    await this.write(async () => {
+      const changed: ChangedRow[] = [];
       for (const [id, change] of changes) {
         const row = this.withChange(id, change);
-        if (row) rows.push(row);
+        if (row) changed.push(row);
       }
-      if (rows.length === 0) return;
+      if (changed.length === 0) return;
       await this.dataSource.transaction(async (manager) => {
-        for (const row of rows) {
-          const { id, ...columns } = row;
-          await manager.update(HiveEntity, { id }, columns);
+        // Statuses and heartbeat times of many hives in a few statements; capabilities (rare, one JSON each) row by row.
+        for (const property of ['status', 'lastHeartbeatAt'] as const) {
+          const entries = changed.filter(({ fields }) => fields.has(property)).map(({ row }): [string, unknown] => [row.id, row[property]]);
+          for (let i = 0; i < entries.length; i += FLUSH_CHUNK) await this.updateByCase(manager, property, entries.slice(i, i + FLUSH_CHUNK));
+        }
+        for (const { row, fields } of changed) {
+          if (fields.has('capabilities')) await manager.update(HiveEntity, { id: row.id }, { capabilities: row.capabilities });
         }
       });
-      for (const row of rows) this.remember(row);
+      for (const { row } of changed) this.remember(row);
     });
   }
 
-  /** A copy of the hive's row with `change` applied, or null when the hive is gone or nothing changes. */
-  private withChange(id: string, change: HiveChange): HiveEntity | null {
+  /** A copy of the hive's row with `change` applied and the fields it changed, or null when the hive is gone or nothing changes. */
+  private withChange(id: string, change: HiveChange): ChangedRow | null {
     const current = this.hives.get(id);
     if (!current) return null;
-    const next = this.repository.create({ ...current, labels: { ...current.labels } });
-    let changed = false;
+    const row = this.repository.create({ ...current, labels: { ...current.labels } });
+    const fields = new Set<keyof HiveChange>();
     if (change.status !== undefined && change.status !== current.status) {
-      next.status = change.status;
-      changed = true;
+      row.status = change.status;
+      fields.add('status');
     }
     if (change.lastHeartbeatAt && (!current.lastHeartbeatAt || current.lastHeartbeatAt < change.lastHeartbeatAt)) {
-      next.lastHeartbeatAt = change.lastHeartbeatAt;
-      changed = true;
+      row.lastHeartbeatAt = change.lastHeartbeatAt;
+      fields.add('lastHeartbeatAt');
     }
     if (change.capabilities && !sameCapabilities(current.capabilities, change.capabilities)) {
       // updated_at records operators' changes (create, patch, token); what hives report does not move it.
-      next.capabilities = change.capabilities;
-      changed = true;
+      row.capabilities = change.capabilities;
+      fields.add('capabilities');
     }
-    return changed ? next : null;
+    return fields.size > 0 ? { row, fields } : null;
   }
 
   /**
@@ -197,12 +213,12 @@ export class HiveCatalog implements OnModuleInit {
    */
   async recordHeartbeats(batch: ReadonlyMap<string, Date>): Promise<void> {
     if (batch.size === 0) return;
-    await this.writes.runExclusive(async () => {
+    await this.write(async () => {
       const entries = [...batch].filter(([id]) => this.hives.has(id));
       if (entries.length === 0) return;
       await this.dataSource.transaction(async (manager) => {
         for (let i = 0; i < entries.length; i += FLUSH_CHUNK) {
-          await this.updateHeartbeatTimes(manager, entries.slice(i, i + FLUSH_CHUNK));
+          await this.updateByCase(manager, 'lastHeartbeatAt', entries.slice(i, i + FLUSH_CHUNK));
         }
       });
       for (const [id, at] of entries) {
@@ -212,29 +228,35 @@ export class HiveCatalog implements OnModuleInit {
     });
   }
 
-  /** `UPDATE hives SET last_heartbeat_at = CASE id WHEN ? THEN ? ... END WHERE id IN (...)`. */
-  private async updateHeartbeatTimes(manager: EntityManager, entries: [string, Date][]): Promise<void> {
-    const column = manager.connection.getMetadata(HiveEntity).findColumnWithPropertyName('lastHeartbeatAt')!;
+  /**
+   * One column of many hives in one statement:
+   * `UPDATE hives SET <column> = CASE id WHEN ? THEN ? ... ELSE <column> END WHERE id IN (...)`.
+   */
+  private async updateByCase(
+    manager: EntityManager,
+    property: 'status' | 'lastHeartbeatAt',
+    entries: [string, unknown][],
+  ): Promise<void> {
+    const column = manager.connection.getMetadata(HiveEntity).findColumnWithPropertyName(property)!;
     const driver = manager.connection.driver;
     const isPostgres = driver.options.type === 'postgres';
+    const cast = isPostgres && property === 'lastHeartbeatAt' ? '::timestamptz' : '';
     const params: unknown[] = [];
     const placeholder = () => (isPostgres ? `$${params.length}` : '?');
     const cases = entries
-      .map(([id, at]) => {
+      .map(([id, value]) => {
         params.push(id);
         const idParam = placeholder();
-        params.push(driver.preparePersistentValue(at, column));
-        return `WHEN ${idParam} THEN ${placeholder()}${isPostgres ? '::timestamptz' : ''}`;
+        params.push(driver.preparePersistentValue(value, column));
+        return `WHEN ${idParam} THEN ${placeholder()}${cast}`;
       })
       .join(' ');
     const ids = entries.map(([id]) => {
       params.push(id);
       return placeholder();
     });
-    await manager.query(
-      `UPDATE hives SET last_heartbeat_at = CASE id ${cases} ELSE last_heartbeat_at END WHERE id IN (${ids.join(', ')})`,
-      params,
-    );
+    const name = column.databaseName;
+    await manager.query(`UPDATE hives SET ${name} = CASE id ${cases} ELSE ${name} END WHERE id IN (${ids.join(', ')})`, params);
   }
 
   /**
@@ -242,7 +264,7 @@ export class HiveCatalog implements OnModuleInit {
    * mirror: a failed write leaves the mirror as it was.
    */
   private async mutate(id: string, change: (row: HiveEntity) => void): Promise<CatalogHive> {
-    return this.writes.runExclusive(async () => {
+    return this.write(async () => {
       const current = this.hives.get(id);
       if (!current) throw notFound('hive', id);
       const next = this.repository.create({ ...current, labels: { ...current.labels } });
@@ -252,6 +274,20 @@ export class HiveCatalog implements OnModuleInit {
       this.remember(next);
       return toCatalogHive(next);
     });
+  }
+
+  /**
+   * Runs one write as the only writer, so memory and database never disagree
+   * and SQLite never sees two transactions at once. A database that is busy
+   * or away is a 503 with Retry-After, not a 500.
+   */
+  private async write<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.writes.runExclusive(work);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
+      throw error;
+    }
   }
 
   private applySsh(row: HiveEntity, ssh: SshSettingsInput): void {

@@ -1,10 +1,11 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiProblemResponse } from '../platform/docs/problem-responses';
-import { Public } from '../platform/auth/public.decorator';
-import { bearerToken } from '../platform/security/tokens';
-import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '../platform/auth/public.decorator';
+import { ApiProblemResponse } from '../platform/docs/problem-responses';
+import { bearerToken } from '../platform/security/tokens';
+import { HeartbeatAckDto } from './dto/heartbeat-ack.dto';
+import { HEARTBEAT_SCHEMA } from './dto/heartbeat.schema';
 import { HEARTBEAT_RESULT } from './heartbeat-metrics.middleware';
 import { HeartbeatService } from './heartbeat.service';
 
@@ -17,17 +18,21 @@ export class HeartbeatController {
 
   /**
    * A hive reports its workers (rbee's HiveHeartbeatPayload). Authenticated by
-   * the hive's own token, not the admin token. Unknown fields are ignored.
+   * the hive's own token, not the admin token, and checked in this order: a
+   * hive id (400), a registered hive (404), its token (401, 403), then the
+   * whole body (400). Unknown fields are ignored.
    */
   @Post()
   @HttpCode(HttpStatus.OK)
+  @ApiBody({ schema: HEARTBEAT_SCHEMA as object })
+  @ApiOkResponse({ type: HeartbeatAckDto, description: 'Acknowledged; `applied` says whether it changed anything' })
   @ApiProblemResponse(400, 'Invalid heartbeat: `errors` names each bad field')
   @ApiProblemResponse(401, 'Missing or invalid hive token')
   @ApiProblemResponse(403, 'The token belongs to another hive')
   @ApiProblemResponse(404, 'No hive with this id is registered')
   @ApiProblemResponse(413, 'Request body larger than 1 MiB')
   receive(
-    @Body() body: HeartbeatDto,
+    @Body() body: Record<string, unknown>,
     @Res({ passthrough: true }) res: Response,
     @Headers('authorization') authorization?: string,
   ): HeartbeatAckDto {

@@ -1,9 +1,9 @@
 import type { HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
 import type { WorkerReport } from '../registry/registry.types';
-import type { HeartbeatCapabilitiesDto, HeartbeatWorkerDto } from './dto/heartbeat.dto';
+import type { HeartbeatCapabilities, HeartbeatWorker } from './dto/heartbeat.schema';
 
 /** A validated heartbeat worker, in the registry's terms. */
-export function toWorkerReport(worker: HeartbeatWorkerDto): WorkerReport {
+export function toWorkerReport(worker: HeartbeatWorker): WorkerReport {
   const backend = (worker.backend ?? 'cpu') as WorkerBackend;
   const onGpu = backend !== 'cpu';
   // A GPU worker that leaves out device_id runs on the hive's only (first) GPU.
@@ -25,7 +25,7 @@ export function toWorkerReport(worker: HeartbeatWorkerDto): WorkerReport {
   };
 }
 
-export function toCapabilities(dto: HeartbeatCapabilitiesDto): HiveCapabilities {
+export function toCapabilities(dto: HeartbeatCapabilities): HiveCapabilities {
   return {
     cpuCores: dto.cpu_cores,
     ramBytes: dto.ram_bytes,
@@ -36,7 +36,7 @@ export function toCapabilities(dto: HeartbeatCapabilitiesDto): HiveCapabilities 
 }
 
 /** The index of the first worker whose id repeats an earlier one, or -1. */
-export function firstDuplicateWorker(workers: HeartbeatWorkerDto[]): number {
+export function firstDuplicateWorker(workers: HeartbeatWorker[]): number {
   const seen = new Set<string>();
   for (let i = 0; i < workers.length; i++) {
     if (seen.has(workers[i].worker_id)) return i;

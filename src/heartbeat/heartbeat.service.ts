@@ -9,7 +9,8 @@ import { validationProblem } from '../platform/http/validation';
 import { HiveRegistry } from '../registry/hive-registry';
 import { CapabilitiesService } from './capabilities.service';
 import { DeviceDetection } from './device-detection';
-import { HeartbeatAckDto, HeartbeatDto } from './dto/heartbeat.dto';
+import { HeartbeatAckDto } from './dto/heartbeat-ack.dto';
+import { checkHeartbeat, claimedHiveId, HeartbeatBody } from './dto/heartbeat.schema';
 import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
 /**
@@ -30,10 +31,21 @@ export class HeartbeatService {
     private readonly config: QueenConfig,
   ) {}
 
-  receive(body: HeartbeatDto, token: string | null): HeartbeatAckDto {
+  /**
+   * Checks a heartbeat in the order that costs least for a hostile sender: the
+   * hive id and its token first, then the whole body, which only a hive's own
+   * agent gets to have checked.
+   */
+  receive(raw: Record<string, unknown>, token: string | null): HeartbeatAckDto {
     const receivedAt = this.clock.now();
-    const hiveId = body.hive_id;
+    const hiveId = claimedHiveId(raw);
+    if (hiveId === null) {
+      throw validationProblem([{ field: 'hive_id', message: 'hive_id must be a hive id: 1-63 characters of a-z, 0-9, ".", "_" or "-", starting with a letter or digit' }]);
+    }
     this.authenticate(hiveId, token);
+    const errors = checkHeartbeat(raw);
+    if (errors) throw validationProblem(errors);
+    const body = raw as unknown as HeartbeatBody;
     this.refuseAmbiguous(body);
 
     const outcome = this.registry.applyHeartbeat(hiveId, {
@@ -86,7 +98,7 @@ export class HeartbeatService {
   }
 
   /** Two workers with one id, or two GPUs with one index, would make usage ambiguous. */
-  private refuseAmbiguous(body: HeartbeatDto): void {
+  private refuseAmbiguous(body: HeartbeatBody): void {
     const duplicateWorker = firstDuplicateWorker(body.workers);
     if (duplicateWorker >= 0) {
       throw validationProblem([{ field: `workers.${duplicateWorker}.worker_id`, message: 'worker_id repeats an earlier worker' }]);

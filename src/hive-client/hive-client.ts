@@ -20,14 +20,37 @@ export interface SpawnRequest {
   device: number;
 }
 
-/** Why a hive call failed: the scheduler decides from this whether to try another hive. */
+/**
+ * Why a hive call failed. `delivered` says whether the hive may have acted on
+ * it: a refused connection never reached it and an error status is its own
+ * answer, but a timeout or a reset after the request was sent leaves the
+ * outcome unknown.
+ */
 export class HiveRequestError extends Error {
   constructor(
     readonly kind: 'unreachable' | 'timeout' | 'refused' | 'bad_response',
     message: string,
+    /** The hive's HTTP status, when it answered. */
     readonly status?: number,
+    /** The hive's own explanation (`detail`, `error` or `message` of its JSON answer), when it gave one. */
+    readonly hiveReason?: string,
+    readonly delivered: 'no' | 'maybe' = kind === 'refused' ? 'no' : 'maybe',
   ) {
     super(message);
+  }
+}
+
+/** Errors of a connection that never reached the hive: nothing was delivered. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** What a hive's error answer says of itself: rbee's hive answers `{ "error", "detail" }`. */
+function reasonOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const parts = [body.error, body.detail ?? body.message].filter((part): part is string => typeof part === 'string' && part !== '');
+    return parts.length > 0 ? parts.join(': ').slice(0, 500) : undefined;
+  } catch {
+    return text.trim() === '' ? undefined : text.trim().slice(0, 200);
   }
 }
 
@@ -140,7 +163,8 @@ export class HiveClient implements OnApplicationShutdown {
       throw toHiveRequestError(error, `${method} ${url}`);
     }
     if (response.statusCode >= 400) {
-      throw new HiveRequestError('refused', `${method} ${url} answered ${response.statusCode}`, response.statusCode);
+      const reason = reasonOf(text);
+      throw new HiveRequestError('refused', `${method} ${url} answered ${response.statusCode}${reason ? ` (${reason})` : ''}`, response.statusCode, reason);
     }
     if (!text) return null;
     try {
@@ -170,13 +194,19 @@ function toHiveRequestError(error: unknown, what: string): HiveRequestError {
   if (error instanceof HiveRequestError) return error;
   // AbortSignal.timeout() rejects with a DOMException, which is not `instanceof Error`
   // in every realm (Jest's VM contexts): go by its name and message, not its class.
-  const { name, message } = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown };
+  const { name, message, code, cause } = (typeof error === 'object' && error !== null ? error : {}) as {
+    name?: unknown;
+    message?: unknown;
+    code?: unknown;
+    cause?: { code?: unknown };
+  };
+  const errorCode = typeof code === 'string' ? code : typeof cause?.code === 'string' ? cause.code : undefined;
+  const delivered = errorCode !== undefined && NOT_CONNECTED.has(errorCode) ? 'no' : 'maybe';
+  if (error instanceof errors.ConnectTimeoutError) return new HiveRequestError('timeout', `${what}: connecting timed out`, undefined, undefined, 'no');
   const timedOut =
-    error instanceof errors.HeadersTimeoutError ||
-    error instanceof errors.BodyTimeoutError ||
-    error instanceof errors.ConnectTimeoutError ||
-    name === 'TimeoutError' ||
-    name === 'AbortError';
+    error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError || name === 'TimeoutError' || name === 'AbortError';
   const reason = typeof message === 'string' ? message : String(error);
-  return timedOut ? new HiveRequestError('timeout', `${what} timed out`) : new HiveRequestError('unreachable', `${what} failed: ${reason}`);
+  return timedOut
+    ? new HiveRequestError('timeout', `${what} timed out`, undefined, undefined, 'maybe')
+    : new HiveRequestError('unreachable', `${what} failed: ${reason}`, undefined, undefined, delivered);
 }

@@ -146,14 +146,16 @@ export class HiveRegistry {
   /**
    * Applies a heartbeat unless it is older than the last applied one (see
    * `isOlderHeartbeat`). If the last applied one was received more than a
-   * timeout earlier, ordering starts again: a restarted agent counts from 1.
+   * timeout earlier, ordering starts again whatever the stamps say.
    */
   applyHeartbeat(hiveId: string, heartbeat: HeartbeatInput): HeartbeatOutcome {
     const entry = this.entry(hiveId);
     const now = heartbeat.receivedAt;
     this.advance(now);
-    const orderingReset = entry.lastHeartbeatAt !== null && now - entry.lastHeartbeatAt > this.liveness.heartbeatTimeoutMs;
-    if (!orderingReset && isOlderHeartbeat(entry.lastStamp, heartbeat.stamp)) return NOT_APPLIED;
+    const timeoutMs = this.liveness.heartbeatTimeoutMs;
+    const lastAt = entry.lastHeartbeatAt;
+    const orderingReset = lastAt !== null && now - lastAt > timeoutMs;
+    if (!orderingReset && lastAt !== null && isOlderHeartbeat(entry.lastStamp, lastAt, heartbeat.stamp, timeoutMs)) return NOT_APPLIED;
 
     const previousWorkers = entry.workers;
     const previousIds = entry.workerIds;

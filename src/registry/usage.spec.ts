@@ -180,23 +180,30 @@ describe('computeResources', () => {
 describe('isOlderHeartbeat', () => {
   const T = Date.parse('2026-11-27T10:00:00Z');
   const HOUR = 3_600_000;
+  const TOLERANCE = 15_000;
   const stamp = (sequence: number | null, timestamp: number): HeartbeatStamp => ({ sequence, timestamp });
 
-  it.each<[string, boolean, HeartbeatStamp | null, HeartbeatStamp]>([
+  // The last applied heartbeat arrived at T (queen clock) unless said otherwise.
+  it.each<[string, boolean, HeartbeatStamp | null, HeartbeatStamp, number?]>([
     ['nothing applied yet', false, null, stamp(1, T)],
     ['higher sequence', false, stamp(5, T), stamp(6, T)],
-    ['lower sequence', true, stamp(5, T), stamp(4, T)],
+    ['lower sequence, earlier timestamp: a late beat', true, stamp(5, T), stamp(4, T - 5000)],
+    ['lower sequence, same timestamp', true, stamp(5, T), stamp(4, T)],
     ['equal sequence (resend)', false, stamp(5, T), stamp(5, T)],
-    ['sequence beats a timestamp an hour earlier (hive clock skew)', false, stamp(5, T), stamp(6, T - HOUR)],
-    ['sequence beats a timestamp an hour later', true, stamp(5, T), stamp(4, T + HOUR)],
+    ['higher sequence with the hive clock an hour behind', false, stamp(5, T), stamp(6, T - HOUR)],
+    ['sequence started again, hive clock moved on: a restarted agent', false, stamp(500, T), stamp(1, T + 5000)],
+    ['sequence started again with a clock an hour off, moving on', false, stamp(500, T - HOUR), stamp(1, T - HOUR + 5000)],
     ['timestamp decides when the next lacks a sequence: earlier', true, stamp(5, T), stamp(null, T - 1)],
     ['timestamp decides when the next lacks a sequence: later', false, stamp(5, T), stamp(null, T + 1)],
     ['timestamp decides when the last lacks a sequence: earlier', true, stamp(null, T), stamp(9, T - 1)],
     ['neither has a sequence: later', false, stamp(null, T), stamp(null, T + 1000)],
     ['neither has a sequence: equal', false, stamp(null, T), stamp(null, T)],
     ['neither has a sequence: earlier', true, stamp(null, T), stamp(null, T - 1000)],
-  ])('%s → older: %s', (_name, older, last, next) => {
-    expect(isOlderHeartbeat(last, next)).toBe(older);
+    ['the last timestamp was an hour ahead of the queen: it does not hold the next back', false, stamp(null, T + HOUR), stamp(null, T + 5000)],
+    ['the last timestamp was ahead by the tolerance exactly: it still orders', true, stamp(null, T + TOLERANCE), stamp(null, T + 5000)],
+    ['a hive clock an hour behind, steadily: ordering as usual', true, stamp(null, T - HOUR), stamp(null, T - HOUR - 1)],
+  ])('%s → older: %s', (_name, older, last, next, lastReceivedAt = T) => {
+    expect(isOlderHeartbeat(last, lastReceivedAt, next, TOLERANCE)).toBe(older);
   });
 });
 

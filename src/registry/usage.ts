@@ -70,13 +70,31 @@ function settleFree(usage: CapacityUsage): void {
 }
 
 /**
- * Whether `next` is older than the last applied heartbeat, and so must not be applied.
- * With a sequence on both sides the sequence decides, so a hive clock that is off does not
- * matter; otherwise the hive's timestamp does. Equal is not older (a resend is harmless).
+ * Whether `next` is older than the last applied heartbeat (received by the
+ * queen at `lastReceivedAt`), and so must not be applied: a late or replayed beat is refused, but a hive that keeps beating
+ * is never wedged.
+ *
+ * - Both carry a sequence: a lower one is older, unless the hive's timestamp
+ *   moved forward all the same (the agent restarted and counts from the start
+ *   again; a late beat has an earlier timestamp too). A clock that is off by
+ *   a constant amount does not matter: only the hive's own times are compared.
+ * - Otherwise the hive's timestamps are compared, except that a timestamp more
+ *   than `skewToleranceMs` ahead of the queen's clock when it arrived does not
+ *   hold back the next one: one beat from a clock far ahead costs nothing.
+ * - Equal is not older (a resend is harmless).
  */
-export function isOlderHeartbeat(last: HeartbeatStamp | null, next: HeartbeatStamp): boolean {
+export function isOlderHeartbeat(
+  last: HeartbeatStamp | null,
+  lastReceivedAt: number,
+  next: HeartbeatStamp,
+  skewToleranceMs: number,
+): boolean {
   if (last === null) return false;
-  if (last.sequence !== null && next.sequence !== null) return next.sequence < last.sequence;
+  if (last.sequence !== null && next.sequence !== null) {
+    if (next.sequence >= last.sequence) return false;
+    return next.timestamp <= last.timestamp;
+  }
+  if (last.timestamp - lastReceivedAt > skewToleranceMs) return false;
   return next.timestamp < last.timestamp;
 }
 

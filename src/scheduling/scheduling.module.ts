@@ -4,6 +4,7 @@ import { HiveClientModule } from '../hive-client/hive-client.module';
 import { RegistryModule } from '../registry/registry.module';
 import { PlacementService } from './placement.service';
 import { PlacementsController } from './placements.controller';
+import { StrayWorkers } from './stray-workers';
 import { WorkerSpawner } from './worker-spawner';
 import { WorkersController } from './workers.controller';
 
@@ -11,6 +12,6 @@ import { WorkersController } from './workers.controller';
 @Module({
   imports: [CatalogModule, RegistryModule, HiveClientModule],
   controllers: [PlacementsController, WorkersController],
-  providers: [PlacementService, WorkerSpawner],
+  providers: [PlacementService, WorkerSpawner, StrayWorkers],
 })
 export class SchedulingModule {}

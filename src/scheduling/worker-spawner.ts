@@ -11,9 +11,20 @@ import { HiveRegistry } from '../registry/hive-registry';
 import type { Reservation } from '../registry/registry.types';
 import type { PlacementRequest } from './placement';
 import { PlacementService, rejectedProblem } from './placement.service';
+import { StrayWorkers } from './stray-workers';
 
 /** Hives tried for one POST /v1/workers before giving up: enough to route around a bad hive, not a retry storm. */
 export const MAX_SPAWN_ATTEMPTS = 3;
+
+/** What one hive answered to a spawn that did not start the worker. */
+export interface SpawnAttempt {
+  /** The hive's HTTP status; null when it gave none (unreachable, timed out). */
+  status: number | null;
+  /** The hive's own reason when it gave one, else what went wrong on the way. */
+  reason: string;
+  /** True when the hive may have started it all the same (no answer came): that worker id is not used again. */
+  uncertain: boolean;
+}
 
 export interface StartedWorker {
   workerId: string;
@@ -37,6 +48,7 @@ export class WorkerSpawner {
     private readonly registry: HiveRegistry,
     private readonly catalog: HiveCatalog,
     private readonly hives: HiveClient,
+    private readonly strays: StrayWorkers,
     private readonly events: FleetEvents,
     private readonly metrics: QueenMetrics,
     private readonly clock: Clock,
@@ -50,14 +62,14 @@ export class WorkerSpawner {
    * next best hive is tried, up to {@link MAX_SPAWN_ATTEMPTS}.
    */
   async startWorker(request: PlacementRequest): Promise<StartedWorker> {
-    const tried = new Map<string, string>();
-    const workerId = newWorkerId();
+    const tried = new Map<string, SpawnAttempt>();
+    let workerId = newWorkerId();
     while (tried.size < MAX_SPAWN_ATTEMPTS) {
       const reservation = this.placeAndReserve(request, workerId, tried);
       if (!reservation) break;
+      const hive = this.catalog.findById(reservation.hiveId);
       try {
-        const hive = this.catalog.findById(reservation.hiveId);
-        if (!hive) throw new HiveRequestError('unreachable', 'hive was deleted');
+        if (!hive) throw new HiveRequestError('unreachable', 'hive was deleted', undefined, undefined, 'no');
         await this.hives.spawnWorker(hive, {
           worker_id: workerId,
           model_ref: request.modelId,
@@ -66,9 +78,11 @@ export class WorkerSpawner {
         });
       } catch (error) {
         this.registry.release(reservation.id);
-        const reason = error instanceof Error ? error.message : String(error);
-        tried.set(reservation.hiveId, reason);
-        this.logger.warn(`spawn of ${workerId} on hive ${reservation.hiveId} failed: ${reason}`);
+        const attempt = await this.settle(error, reservation.hiveId, workerId);
+        tried.set(reservation.hiveId, attempt);
+        this.logger.warn(`spawn of ${workerId} on hive ${reservation.hiveId} failed: ${attempt.reason}`);
+        // That id may come to life on that hive: the next hive gets another, so no id runs on two.
+        if (attempt.uncertain) workerId = newWorkerId();
         continue;
       }
       this.metrics.placements.inc({ route: 'spawn', result: 'placed' });
@@ -85,9 +99,29 @@ export class WorkerSpawner {
     throw new ProblemException(
       HttpStatus.SERVICE_UNAVAILABLE,
       'spawn-failed',
-      `no hive started the worker; tried ${[...tried.keys()].join(', ')}`,
+      `no hive started the worker; tried ${[...tried].map(([hiveId, attempt]) => `${hiveId} (${attempt.status ?? 'no answer'})`).join(', ')}`,
       { tried: Object.fromEntries(tried) },
     );
+  }
+
+  /**
+   * What a failed spawn leaves behind. A hive that refused, or was never
+   * reached, has not started the worker. One that may have (a timeout, a
+   * reset after the request went out) is asked to stop it, and should the
+   * worker be reported all the same, it is stopped then.
+   */
+  private async settle(error: unknown, hiveId: string, workerId: string): Promise<SpawnAttempt> {
+    const failure = error instanceof HiveRequestError ? error : new HiveRequestError('unreachable', String(error));
+    const attempt = { status: failure.status ?? null, reason: failure.hiveReason ?? failure.message };
+    if (failure.delivered === 'no') return { ...attempt, uncertain: false };
+    this.strays.abandon(hiveId, workerId);
+    const hive = this.catalog.findById(hiveId);
+    try {
+      if (hive) await this.hives.stopWorker(hive, workerId);
+    } catch (stopError) {
+      return { ...attempt, reason: `${attempt.reason}; asking it to stop the worker failed too: ${(stopError as Error).message}`, uncertain: true };
+    }
+    return { ...attempt, uncertain: true };
   }
 
   /**
@@ -95,7 +129,7 @@ export class WorkerSpawner {
    * between. Throws 409 when nothing fits at the first attempt; returns null
    * when hives were tried and none is left.
    */
-  private placeAndReserve(request: PlacementRequest, workerId: string, tried: ReadonlyMap<string, string>): Reservation | null {
+  private placeAndReserve(request: PlacementRequest, workerId: string, tried: ReadonlyMap<string, SpawnAttempt>): Reservation | null {
     const result = this.placements.decide(request, new Set(tried.keys()));
     if (!result.ok) {
       if (tried.size > 0) return null;

@@ -164,6 +164,52 @@ describe('heartbeat liveness (SQLite)', () => {
   });
 });
 
+describe('ordering never wedges a hive that keeps beating (SQLite)', () => {
+  let queen: TestQueen;
+  beforeAll(async () => {
+    queen = await TestQueen.start({ database: 'sqlite', env: ENV });
+  });
+  afterAll(async () => {
+    await queen?.destroy();
+  });
+
+  /** Beats every 5 s for two timeouts with `stampOf(i)`, sweeping after each; returns what was applied. */
+  async function beatThroughTwoTimeouts(hive: { id: string; token: string }, stampOf: (i: number) => Record<string, unknown>): Promise<boolean[]> {
+    const applied: boolean[] = [];
+    for (let i = 0; i < (2 * TIMEOUT_MS) / 5000; i++) {
+      queen.clock.advance(5000);
+      applied.push((await beat(queen, hive, stampOf(i))).body.applied as boolean);
+      expect(advanceAndSweep(queen, 0)).not.toContain(hive.id);
+    }
+    return applied;
+  }
+
+  it('an agent restart (its sequence starts again) costs no beat, and never an offline mark', async () => {
+    const hive = await registerHive(queen, 'restarting-agent');
+    await beat(queen, hive, { sequence: 500 });
+    expect(await beatThroughTwoTimeouts(hive, (i) => ({ sequence: 1 + i, timestamp: iso(queen) }))).toEqual(Array(6).fill(true));
+    expect(await liveState(queen, hive.id)).toMatchObject({ online: true, last_heartbeat_at: iso(queen) });
+  });
+
+  it('one timestamp an hour ahead (no sequence) costs no beat, and never an offline mark', async () => {
+    const hive = await registerHive(queen, 'skewed-once');
+    await beat(queen, hive, { timestamp: iso(queen, 3_600_000) });
+    expect(await beatThroughTwoTimeouts(hive, () => ({ timestamp: iso(queen) }))).toEqual(Array(6).fill(true));
+    expect((await catalogHive(queen, hive.id)).status).toBe('online');
+  });
+
+  it('still refuses late and replayed beats', async () => {
+    const hive = await registerHive(queen, 'replayed');
+    const late = { sequence: 7, timestamp: iso(queen) };
+    queen.clock.advance(5000);
+    await beat(queen, hive, { sequence: 8, timestamp: iso(queen) });
+    expect((await beat(queen, hive, late)).body.applied).toBe(false);
+    const noSequence = { timestamp: iso(queen, -1000) };
+    await beat(queen, hive, { timestamp: iso(queen) });
+    expect((await beat(queen, hive, noSequence)).body.applied).toBe(false);
+  });
+});
+
 describe('start-up grace (SQLite)', () => {
   it('marks no hive offline during the first timeout, then the catalog-online hives that never beat', async () => {
     const { place, drop } = await persistentPlace();

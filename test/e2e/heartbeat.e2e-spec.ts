@@ -388,11 +388,19 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       expect(await liveState(queen, hive.id)).toEqual(stateBefore);
     });
 
-    it('lists every bad field of one heartbeat', async () => {
-      const res = await sendHeartbeat(queen, hive.token, { ...next, hive_id: 7, timestamp: 'soon', workers: [worker({ ram_bytes: -1, state: 'nap' })] });
-      expectProblem(res, 400);
-      const fields = (res.body.errors as { field: string }[]).map((error) => error.field);
-      expect(fields).toEqual(expect.arrayContaining(['hive_id', 'timestamp', 'workers.0.ram_bytes', 'workers.0.state']));
+    it('lists every bad field of one heartbeat from its hive', async () => {
+      const res = await sendHeartbeat(queen, hive.token, { ...next, timestamp: 'soon', workers: [worker({ ram_bytes: -1, state: 'nap' }), []] });
+      const fields = expectProblem(res, 400).errors!.map((error) => error.field);
+      expect(fields).toEqual(expect.arrayContaining(['timestamp', 'workers.0.ram_bytes', 'workers.0.state', 'workers.1']));
+    });
+
+    it('checks the hive id and the token before the rest of the body', async () => {
+      // A sender without the token learns nothing about the body, and costs no more than a look at hive_id.
+      const bad = { ...next, timestamp: 'soon', workers: [[]] };
+      expect(expectProblem(await sendHeartbeat(queen, null, bad), 401).errors).toBeUndefined();
+      expect(expectProblem(await sendHeartbeat(queen, 'qh_not-a-token', bad), 401).errors).toBeUndefined();
+      expectProblem(await sendHeartbeat(queen, hive.token, { ...bad, hive_id: 'no-such-hive' }), 404);
+      expectProblem(await sendHeartbeat(queen, hive.token, { ...bad, hive_id: 7 }), 400, ['hive_id']);
     });
 
     // Last: proves the variants above would have shown, had any of them been applied.
@@ -493,9 +501,10 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       const rowBefore = await catalogRow(queen, hive.id);
 
       queen.clock.advance(2 * STEP_MS);
+      // A late beat: an earlier sequence and an earlier hive time.
       const stale = await beat(queen, hive, {
         sequence: 9,
-        timestamp: iso(queen, 60_000),
+        timestamp: iso(queen, -60_000),
         workers: [{ worker_id: 'second', state: 'busy', ram_bytes: 2 * GiB }],
       });
       expect(stale.body).toMatchObject({ acknowledged: true, applied: false });

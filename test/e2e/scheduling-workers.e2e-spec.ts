@@ -198,14 +198,46 @@ describe('spawning on hives', () => {
 
     const problem = expectProblem(await start(), 503);
     for (const id of ['first', 'second', 'third']) expect(problem.detail).toContain(id);
-    expect(Object.keys(problem.tried ?? {})).toEqual(['first', 'second', 'third']);
-    expect(problem.tried?.first).toContain('500');
-    expect(problem.tried?.second).toContain('timed out');
+    expect(problem.tried).toEqual({
+      first: { status: 500, reason: 'spawn_failed: simulated spawn failure', uncertain: false },
+      second: { status: null, reason: expect.stringContaining('timed out'), uncertain: true },
+      third: { status: null, reason: expect.stringContaining('ECONNREFUSED'), uncertain: false },
+    });
 
     expect(await world.totalReserved()).toBe(0);
     expect(await world.workers()).toEqual([]);
     // Capacity is all there again for the next request.
     expect(expectStatus(await world.http().post('/v1/placements').send(SMALL), 200).body).toMatchObject({ hive_id: 'first' });
+  });
+
+  it('passes on the hive\'s own status and reason', async () => {
+    world = await SchedulingWorld.start([{ id: 'only', gpus: [{ vramGb: 24 }] }]);
+    // The queen thinks 20 GiB are free; the hive knows better and says so.
+    const problem = expectProblem(await world.http().post('/v1/workers').send({ model_id: 'llama-3-70b', vram_bytes: 20 * GIB }), 503);
+    expect(problem.tried).toEqual({ only: { status: 409, reason: expect.stringMatching(/^insufficient_vram: gpu0 has \d+ bytes free/), uncertain: false } });
+  });
+
+  it('never runs one worker id on two hives when a spawn is answered too late', async () => {
+    world = await SchedulingWorld.start(threeHives());
+    // `first` starts the worker but its answer never comes, nor does it answer the DELETE that follows.
+    world.fleet.hive('first').setFaults({ spawn: 'start-then-hang', stop: 'hang' });
+
+    const started = expectStatus(await start(), 202).body as { worker_id: string; hive_id: string };
+    expect(started.hive_id).toBe('second');
+    const firstId = (world.fleet.spawnCalls('first')[0] as { worker_id: string }).worker_id;
+    expect(started.worker_id).not.toBe(firstId);
+    expect(world.fleet.deleteCalls('first')).toEqual([firstId]);
+
+    // `first` reports the worker it did start: the queen stops it, and no id is ever on two hives.
+    world.fleet.hive('first').setFaults({ spawn: 'ok', stop: 'ok' });
+    const stopped = world.fleet.nextCall('delete', 'first');
+    await world.beat('first');
+    await world.beat('second');
+    expect(await stopped).toEqual({ kind: 'delete', hiveId: 'first', workerId: firstId });
+    const ids = (await world.workers()).map((worker) => worker.worker_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    await world.beat('first');
+    expect((await world.workers()).map((worker) => `${worker.hive_id} ${worker.worker_id}`)).toEqual([`second ${started.worker_id}`]);
   });
 
   it('stops after MAX_SPAWN_ATTEMPTS hives rather than trying the whole fleet', async () => {

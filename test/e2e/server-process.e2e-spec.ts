@@ -145,6 +145,17 @@ describe('the built server process', () => {
     });
     expect(beat.status).toBe(200);
     await fetch(`${base}/v1/events?access_token=${adminToken}&types=hive.online`).then((res) => res.body?.cancel());
+    // Misspelt or unknown parameters, refused or not, are logged without their values.
+    for (const query of [`access_token[]=${adminToken}`, `access%5Ftoken%5B%5D=${adminToken}`, `token=${adminToken}`, adminToken]) {
+      const res = await fetch(`${base}/v1/events?${query}`);
+      await res.body?.cancel();
+      expect(res.status).toBeLessThan(500);
+    }
+    // Headers over 16 KiB: refused by the HTTP parser, still with a problem body.
+    const tooLarge = await fetch(`${base}/v1/hives`, { headers: { ...admin, 'x-padding': 'x'.repeat(20_000) } });
+    expect(tooLarge.status).toBe(431);
+    expect(tooLarge.headers.get('content-type')).toBe('application/problem+json');
+    expect(await tooLarge.json()).toMatchObject({ status: 431, title: 'Request Header Fields Too Large', detail: expect.any(String) });
     child.kill('SIGTERM');
     await exitOf(child, 10_000);
 

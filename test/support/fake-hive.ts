@@ -51,6 +51,15 @@ export class FakeHiveFleet {
   /** Every call any hive received, in arrival order. */
   readonly calls: HiveCall[] = [];
   private readonly hivesById = new Map<string, SimulatedHive>();
+  private readonly waiting: { kind: HiveCall['kind']; hiveId: string; resolve: (call: HiveCall) => void }[] = [];
+
+  private record(call: HiveCall): void {
+    this.calls.push(call);
+    for (const waiter of this.waiting.filter((w) => w.kind === call.kind && w.hiveId === call.hiveId)) {
+      this.waiting.splice(this.waiting.indexOf(waiter), 1);
+      waiter.resolve(call);
+    }
+  }
 
   get hives(): SimulatedHive[] {
     return [...this.hivesById.values()];
@@ -68,7 +77,7 @@ export class FakeHiveFleet {
       loadDelayMs: spec.loadDelayMs ?? 'manual',
       capabilities: spec.capabilities,
       now: spec.now,
-      onCall: (call) => this.calls.push(call),
+      onCall: (call) => this.record(call),
     });
     await hive.start();
     this.hivesById.set(id, hive);
@@ -104,6 +113,11 @@ export class FakeHiveFleet {
   devicesCalls(hiveId?: string): number {
     return this.calls.filter((call) => call.kind === 'devices' && (hiveId === undefined || call.hiveId === hiveId))
       .length;
+  }
+
+  /** Resolves with the next call of this kind to this hive: waits on the call itself, not on a clock. */
+  nextCall(kind: HiveCall['kind'], hiveId: string): Promise<HiveCall> {
+    return new Promise((resolve) => this.waiting.push({ kind, hiveId, resolve }));
   }
 
   clearCalls(): void {

@@ -8,7 +8,7 @@ export interface ProblemBody {
   detail: string;
   errors?: { field: string; message: string }[];
   rejections?: Record<string, string>;
-  tried?: Record<string, string>;
+  tried?: Record<string, { status: number | null; reason: string; uncertain: boolean }>;
   [extension: string]: unknown;
 }
 

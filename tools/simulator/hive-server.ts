@@ -18,12 +18,15 @@ const MAX_REQUEST_BODY_BYTES = 64 * 1024;
  * What a spawn does:
  * - `ok`: answer 200 and start loading;
  * - `error`: answer 500 and start nothing;
- * - `hang`: never answer (the connection stays open until the hive stops), start nothing.
+ * - `hang`: never answer (the connection stays open until the hive stops), start nothing;
+ * - `start-then-hang`: start loading, but never answer (a hive whose answer is lost or too slow).
  */
-export type SpawnFault = 'ok' | 'error' | 'hang';
+export type SpawnFault = 'ok' | 'error' | 'hang' | 'start-then-hang';
 
 export interface HiveFaults {
   spawn: SpawnFault;
+  /** `hang`: `DELETE /v1/workers/{id}` is never answered and stops nothing. */
+  stop: 'ok' | 'hang';
   /** Added before every answer of the hive API (0 = answer at once). */
   responseDelayMs: number;
   /** A silent hive: its queen client sends no heartbeats while this is set. */
@@ -44,7 +47,7 @@ export interface SimulatedHiveOptions extends HiveModelOptions {
 
 export class SimulatedHive extends HiveModel {
   private readonly onCall: ((call: HiveCall) => void) | undefined;
-  private faults: HiveFaults = { spawn: 'ok', responseDelayMs: 0, heartbeatsStopped: false };
+  private faults: HiveFaults = { spawn: 'ok', stop: 'ok', responseDelayMs: 0, heartbeatsStopped: false };
   private server: Server | null = null;
   private listeningPort: number;
   /** Delays of slow answers, cleared on stop so no timer outlives the server. */
@@ -131,7 +134,9 @@ export class SimulatedHive extends HiveModel {
         this.onCall?.({ kind: 'spawn', hiveId: this.id, body });
         if (this.faults.spawn === 'hang') return; // the socket stays open until stop()
         if (this.faults.spawn === 'error') throw new HiveApiError(500, 'spawn_failed', 'simulated spawn failure');
-        sendJson(res, 200, this.spawn(body));
+        const answer = this.spawn(body);
+        if (this.faults.spawn === 'start-then-hang') return;
+        sendJson(res, 200, answer);
       } else if (req.method === 'GET' && path === '/v1/workers') {
         sendJson(res, 200, { workers: this.wireWorkers() });
       } else if (req.method === 'GET' && workerPath) {
@@ -139,6 +144,7 @@ export class SimulatedHive extends HiveModel {
       } else if (req.method === 'DELETE' && workerPath) {
         const workerId = decodePathSegment(workerPath[1]);
         this.onCall?.({ kind: 'delete', hiveId: this.id, workerId });
+        if (this.faults.stop === 'hang') return;
         sendJson(res, 200, this.stopWorker(workerId));
       } else if (req.method === 'GET' && path === '/v1/devices') {
         this.onCall?.({ kind: 'devices', hiveId: this.id });

@@ -1,5 +1,6 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { HeartbeatAckDto, HeartbeatDto } from '../../../src/heartbeat/dto/heartbeat.dto';
+import { HeartbeatAckDto } from '../../../src/heartbeat/dto/heartbeat-ack.dto';
+import { HeartbeatDto } from './heartbeat.dto';
 import { BaselineStore } from './baseline-store';
 
 /**

@@ -23,15 +23,16 @@ export function buildDataSourceOptions(
     maxQueryExecutionTime: 1000,
   };
   if (settings.type === 'postgres') {
-    return { ...common, type: 'postgres', url: settings.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+    // Bounded waits: a PostgreSQL that is down or stuck answers a 503 within seconds, not a hang.
+    return { ...common, type: 'postgres', url: settings.url, extra: { max: 10, connectionTimeoutMillis: 2000, query_timeout: 5000 } };
   }
   return {
     ...common,
     type: 'sqlite',
     database: settings.path,
     // WAL lets readers (health checks, the CLI) run beside the single writer;
-    // busyTimeout waits out a lock held by another process instead of failing at once.
+    // busyTimeout waits out a short lock held by another process, then the write is a 503.
     enableWAL: settings.path !== ':memory:',
-    busyTimeout: 5000,
+    busyTimeout: 1000,
   };
 }

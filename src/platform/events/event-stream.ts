@@ -17,8 +17,8 @@ export const EVENT_KEEP_ALIVE_MS = 15_000;
  */
 export const EVENT_CLIENT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
-/** A client whose socket has not drained for this long is dropped, however little it has queued. */
-export const EVENT_CLIENT_MAX_BACKED_UP_MS = 30_000;
+/** A client with events waiting for longer than this is dropped, however little it has queued. */
+export const EVENT_CLIENT_MAX_BACKED_UP_MS = 5_000;
 
 /** Reconnect delay browsers' EventSource uses after the stream ends. */
 const RETRY_MS = 3000;
@@ -30,8 +30,13 @@ interface StreamClient {
   /** Types to send; null for all. */
   readonly types: ReadonlySet<string> | null;
   readonly remote: string;
-  /** performance.now() when a write was first refused and the socket has not drained since. */
+  /** Frames waiting for the socket: shared buffers, not copies. */
+  readonly queue: Buffer[];
+  queuedBytes: number;
+  /** performance.now() when the oldest frame still queued (here or in the socket) was queued. */
   backedUpSince: number | null;
+  /** The socket refused more; nothing is written until it drains. */
+  waitingForDrain: boolean;
   closed: boolean;
 }
 
@@ -63,11 +68,14 @@ function frame(id: number, event: FleetEvent): Buffer {
  * The open event streams: their clients, the keep-alive timer and the
  * subscription to the bus (held only while someone listens).
  *
- * Publishing never waits for clients: each event is serialized once and
- * written straight to every client's socket. A client that does not keep up
- * (more than {@link EVENT_CLIENT_MAX_PENDING_BYTES} queued, or a socket that
- * has not drained for {@link EVENT_CLIENT_MAX_BACKED_UP_MS}) is disconnected,
- * so the heartbeat path never pays for it.
+ * Publishing only queues: each event is serialized once, and a reference to
+ * it is put on every client's queue; the sockets are written after the
+ * publisher (a heartbeat, a sweep) has returned, in one pass for everything
+ * queued meanwhile. A socket that refuses more is not written again until it
+ * drains. A client that does not keep up (more than
+ * {@link EVENT_CLIENT_MAX_PENDING_BYTES} waiting, or events waiting longer
+ * than {@link EVENT_CLIENT_MAX_BACKED_UP_MS}) is disconnected at once, so the
+ * heartbeat path never pays for it.
  */
 @Injectable()
 export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
@@ -82,6 +90,7 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
   private keepAliveTimer: NodeJS.Timeout | null = null;
   private lastEventId = 0;
   private shuttingDown = false;
+  private flushScheduled = false;
 
   constructor(
     private readonly events: FleetEvents,
@@ -113,17 +122,21 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
       res,
       types,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      queue: [],
+      queuedBytes: 0,
       backedUpSince: null,
+      waitingForDrain: false,
       closed: false,
     };
     this.clients.add(client);
     this.metrics.eventClients.inc();
     res.on('close', () => this.remove(client));
     res.on('drain', () => {
-      client.backedUpSince = null;
+      client.waitingForDrain = false;
+      this.flush(client);
     });
     this.start();
-    this.write(client, Buffer.from(`: queen events\nretry: ${RETRY_MS}\n\n`, 'utf8'));
+    this.enqueue(client, Buffer.from(`: queen events\nretry: ${RETRY_MS}\n\n`, 'utf8'));
   }
 
   onModuleDestroy(): void {
@@ -147,7 +160,7 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
     if (!this.keepAliveTimer) {
       const comment = Buffer.from(': keep-alive\n\n', 'utf8');
       this.keepAliveTimer = setInterval(() => {
-        for (const client of this.clients) this.write(client, comment);
+        for (const client of this.clients) this.enqueue(client, comment);
       }, this.keepAliveMs);
       this.keepAliveTimer.unref();
     }
@@ -167,23 +180,41 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
     for (const client of this.clients) {
       if (client.types && !client.types.has(event.type)) continue;
       bytes ??= frame(this.lastEventId, event);
-      this.write(client, bytes);
+      this.enqueue(client, bytes);
     }
   }
 
-  private write(client: StreamClient, bytes: Buffer): void {
+  /** Queues a frame for a client, or drops the client when it is too far behind; the write comes after this turn. */
+  private enqueue(client: StreamClient, bytes: Buffer): void {
     if (client.closed) return;
-    if (client.res.write(bytes)) return;
-    const pending = client.res.writableLength;
-    if (pending > this.maxPendingBytes) {
-      this.drop(client, `${pending} bytes queued (limit ${this.maxPendingBytes})`);
-      return;
-    }
     const now = performance.now();
+    client.queue.push(bytes);
+    client.queuedBytes += bytes.length;
     client.backedUpSince ??= now;
-    if (now - client.backedUpSince > this.maxBackedUpMs) {
-      this.drop(client, `socket has not drained for ${Math.round(now - client.backedUpSince)} ms`);
+    const pending = client.queuedBytes + client.res.writableLength;
+    if (pending > this.maxPendingBytes) {
+      this.drop(client, `${pending} bytes waiting (limit ${this.maxPendingBytes})`);
+    } else if (now - client.backedUpSince > this.maxBackedUpMs) {
+      this.drop(client, `events waiting for ${Math.round(now - client.backedUpSince)} ms (limit ${this.maxBackedUpMs})`);
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        for (const queued of this.clients) this.flush(queued);
+      });
     }
+  }
+
+  /** Writes a client's queue until its socket refuses more. */
+  private flush(client: StreamClient): void {
+    if (client.closed) return;
+    while (client.queue.length > 0 && !client.waitingForDrain) {
+      const bytes = client.queue.shift()!;
+      client.queuedBytes -= bytes.length;
+      client.waitingForDrain = !client.res.write(bytes);
+    }
+    // Caught up once nothing waits here nor in the socket.
+    if (client.queue.length === 0 && !client.waitingForDrain) client.backedUpSince = null;
   }
 
   private drop(client: StreamClient, reason: string): void {

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { PROBLEM_CONTENT_TYPE, ProblemDetails, problemType, serializeProblem, statusTitle } from './problem';
+import { PROBLEM_CONTENT_TYPE, ProblemDetails, ProblemException, problemType, serializeProblem, statusTitle } from './problem';
 
 function problem(status: number, slug: string, detail: string): ProblemDetails {
   return { type: problemType(slug), title: statusTitle(status), status, detail };
@@ -47,6 +47,9 @@ export class ProblemFilter implements ExceptionFilter {
     if (response.headersSent) return;
     // RFC 6750: a 401 names the scheme the client should use.
     if (body.status === HttpStatus.UNAUTHORIZED) response.setHeader('WWW-Authenticate', 'Bearer');
+    if (exception instanceof ProblemException && exception.retryAfterSeconds !== undefined) {
+      response.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
     response.status(body.status).type(PROBLEM_CONTENT_TYPE).send(serializeProblem(body));
   }
 }

@@ -47,11 +47,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
+  412: 'Precondition Failed',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -67,14 +70,21 @@ export function problemType(slug: string): string {
 
 /**
  * An HTTP error carrying a full problem body. Thrown by services and
- * controllers; the global filter writes it out unchanged.
+ * controllers; the global filter writes it out unchanged. `retryAfterSeconds`
+ * becomes a `Retry-After` header (503 and 429 answers).
  */
 export class ProblemException extends HttpException {
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     status: number,
     slug: string,
     detail: string,
-    { title, ...extensions }: { title?: string; errors?: FieldError[]; [extension: string]: unknown } = {},
+    {
+      title,
+      retryAfterSeconds,
+      ...extensions
+    }: { title?: string; retryAfterSeconds?: number; errors?: FieldError[]; [extension: string]: unknown } = {},
   ) {
     const body: ProblemDetails = {
       type: problemType(slug),
@@ -84,6 +94,7 @@ export class ProblemException extends HttpException {
       ...extensions,
     };
     super(body, status);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   get problem(): ProblemDetails {

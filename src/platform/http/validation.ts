@@ -57,17 +57,27 @@ export function validationProblem(errors: FieldError[]): ProblemException {
   );
 }
 
-const LENIENT_BODY = Symbol('queen:lenient-body');
-
 /**
- * Marks a DTO whose unknown fields are dropped rather than refused: heartbeats
- * come from agents that may be newer than the queen.
+ * Keys a JavaScript object cannot hold as plain data: JSON.parse keeps them,
+ * but copying into objects drops or misreads them (labels `{"constructor": "x"}`
+ * would be stored as `{}` and match every hive). Refused, never dropped.
  */
-export function AcceptsUnknownFields(): ClassDecorator {
-  return (target) => Reflect.defineMetadata(LENIENT_BODY, true, target);
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Where a parsed body uses a reserved key, as field errors. Depth is bounded by the body parser. */
+export function reservedKeyErrors(value: unknown, path = ''): FieldError[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(value)) {
+    const field = path ? `${path}.${key}` : key;
+    if (RESERVED_KEYS.has(key)) errors.push({ field, message: `"${key}" is a reserved name and cannot be used as a key` });
+    else errors.push(...reservedKeyErrors((value as Record<string, unknown>)[key], field));
+  }
+  return errors;
 }
 
-const baseOptions: ValidationPipeOptions = {
+/** The options of the one validation pipe: strict types, every field's errors collected, problem JSON. */
+export const VALIDATION_OPTIONS: ValidationPipeOptions = {
   transform: true,
   whitelist: true,
   forbidUnknownValues: true,
@@ -80,12 +90,13 @@ const baseOptions: ValidationPipeOptions = {
 /**
  * The one validation pipe of the app, registered as APP_PIPE. Types are strict
  * (no implicit conversion of "7835" to 7835), failures become problem JSON, and
- * unknown fields are refused unless the DTO is marked {@link AcceptsUnknownFields}.
+ * unknown fields and reserved keys are refused. A body declared as a plain
+ * object (the heartbeat, which checks its own with a compiled schema) is only
+ * checked to be an object.
  */
 @Injectable()
 export class QueenValidationPipe implements PipeTransform {
-  private readonly strict = new ValidationPipe({ ...baseOptions, forbidNonWhitelisted: true });
-  private readonly lenient = new ValidationPipe({ ...baseOptions, forbidNonWhitelisted: false });
+  private readonly pipe = new ValidationPipe({ ...VALIDATION_OPTIONS, forbidNonWhitelisted: true });
 
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
@@ -95,7 +106,10 @@ export class QueenValidationPipe implements PipeTransform {
         'request body must be a JSON object sent with Content-Type: application/json',
       );
     }
-    const lenient = metadata.metatype && Reflect.getMetadata(LENIENT_BODY, metadata.metatype);
-    return (lenient ? this.lenient : this.strict).transform(value, metadata);
+    if (metadata.type === 'body' && metadata.metatype !== Object) {
+      const reserved = reservedKeyErrors(value);
+      if (reserved.length > 0) throw validationProblem(reserved);
+    }
+    return this.pipe.transform(value, metadata);
   }
 }

@@ -14,9 +14,14 @@ const decodeOrSelf = (text: string): string => {
   }
 };
 
+/** Query parameters whose values are logged: the API's own filters and paging, which carry nothing secret. */
+const LOGGED_QUERY_PARAMETERS = new Set(['types', 'status', 'limit', 'offset', 'hive_id', 'model_id']);
+
 /**
- * The URL as logged: `?access_token=` (GET /v1/events from a browser) carries
- * the admin token, so its value is replaced, however the name is encoded.
+ * The URL as logged. `?access_token=` carries the admin token (GET /v1/events
+ * from a browser), and a client may spell it any way (`access_token[]=`,
+ * `Access_Token=`, `token=`): every value is replaced except those of the
+ * API's own filters, however their names are encoded.
  */
 export function redactUrl(url: string | undefined): string | undefined {
   const start = url?.indexOf('?') ?? -1;
@@ -25,8 +30,10 @@ export function redactUrl(url: string | undefined): string | undefined {
     .slice(start + 1)
     .split('&')
     .map((pair) => {
-      const name = pair.split('=', 1)[0];
-      return decodeOrSelf(name).trim() === 'access_token' ? `${name}=[redacted]` : pair;
+      const at = pair.indexOf('=');
+      const name = at < 0 ? pair : pair.slice(0, at);
+      if (at < 0) return LOGGED_QUERY_PARAMETERS.has(decodeOrSelf(name)) ? pair : '[redacted]';
+      return LOGGED_QUERY_PARAMETERS.has(decodeOrSelf(name).trim()) ? pair : `${name}=[redacted]`;
     });
   return `${url.slice(0, start)}?${query.join('&')}`;
 }

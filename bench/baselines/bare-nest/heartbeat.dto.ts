@@ -15,15 +15,17 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { AcceptsUnknownFields } from '../../platform/http/validation';
-import { GPU_BACKENDS, WORKER_STATES } from '../../domain/fleet';
+import { GPU_BACKENDS, WORKER_STATES } from '../../../src/domain/fleet';
 
-/** Most workers one heartbeat may carry (API.md). */
-export const MAX_WORKERS_PER_HEARTBEAT = 1024;
+/**
+ * The heartbeat body as class-validator DTOs, validated by Nest's standard pipe: the
+ * baseline the queen's compiled schema (src/heartbeat/dto/heartbeat.schema.ts) is
+ * measured against. Same rules, the generic way.
+ */
+const MAX_WORKERS_PER_HEARTBEAT = 1024;
 
 const lowerCase = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value));
 
-@AcceptsUnknownFields()
 export class HeartbeatGpuDto {
   /** @example 0 */
   @IsInt()
@@ -48,7 +50,6 @@ export class HeartbeatGpuDto {
   backend: 'cuda' | 'metal';
 }
 
-@AcceptsUnknownFields()
 export class HeartbeatCapabilitiesDto {
   /** @example 32 */
   @IsInt()
@@ -70,7 +71,6 @@ export class HeartbeatCapabilitiesDto {
 }
 
 /** One worker as rbee's hive reports it. Absent and null optional fields mean "not known". */
-@AcceptsUnknownFields()
 export class HeartbeatWorkerDto {
   /** @example "w-1" */
   @IsString()
@@ -151,7 +151,6 @@ export class HeartbeatWorkerDto {
 }
 
 /** rbee's `HiveHeartbeatPayload`, plus the queen's optional `sequence` and `capabilities`. Unknown fields are ignored. */
-@AcceptsUnknownFields()
 export class HeartbeatDto {
   /** @example "gpu-node-01" */
   @IsString()
@@ -185,15 +184,4 @@ export class HeartbeatDto {
   @ValidateNested({ each: true })
   @Type(() => HeartbeatWorkerDto)
   workers: HeartbeatWorkerDto[];
-}
-
-export class HeartbeatAckDto {
-  /** @example true */
-  acknowledged: boolean;
-  /** False when the heartbeat was older than the last one applied; it then changed nothing. @example true */
-  applied: boolean;
-  /** @example 5000 */
-  next_heartbeat_ms: number;
-  /** True asks the hive to include `capabilities` in its next heartbeat. @example false */
-  capabilities_required: boolean;
 }
