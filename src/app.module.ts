@@ -13,6 +13,7 @@ import { QueenConfigModule } from './platform/config/config.module';
 import { QueenConfig } from './platform/config/queen-config';
 import { EventsModule } from './platform/events/events.module';
 import { HealthModule } from './platform/health/health.module';
+import { LoadModule } from './platform/http/load.module';
 import { ProblemFilter } from './platform/http/problem.filter';
 import { QueenValidationPipe } from './platform/http/validation';
 import { LoggingModule } from './platform/logging/logging.module';
@@ -35,6 +36,7 @@ export class AppModule {
         ClockModule.forRoot(clock),
         LoggingModule.forRoot(config),
         MetricsModule,
+        LoadModule,
         EventsModule,
         DatabaseModule.forRoot(config.database),
         CatalogModule,

@@ -5,6 +5,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { bodyParserErrorsToProblems, refuseDeepBodies } from './platform/http/body-errors';
 import { answerClientErrorsWithProblems } from './platform/http/client-errors';
+import { LoadMonitor } from './platform/http/load-shedding';
 import { mountApiDocs } from './platform/docs/swagger';
 
 /** Largest request body accepted on any route (API.md: heartbeats ≤ 1 MiB). */
@@ -21,6 +22,8 @@ export async function createQueenApp(options: AppModuleOptions): Promise<NestExp
   });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
+  // Shedding comes first: a refused request costs no body parsing.
+  app.use(app.get(LoadMonitor).shedder());
   app.use(json({ limit: MAX_BODY_BYTES, verify: refuseDeepBodies }), bodyParserErrorsToProblems);
   answerClientErrorsWithProblems(app.getHttpServer());
   // On SIGTERM/SIGINT: close the server, run shutdown hooks, then exit 0. Without

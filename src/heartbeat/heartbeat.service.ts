@@ -2,8 +2,8 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { CatalogWriteBehind } from '../catalog/catalog-write-behind';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { Clock } from '../platform/clock/clock';
-import { QueenConfig } from '../platform/config/queen-config';
 import { FleetEvents } from '../platform/events/fleet-events';
+import { LoadMonitor } from '../platform/http/load-shedding';
 import { ProblemException } from '../platform/http/problem';
 import { validationProblem } from '../platform/http/validation';
 import { HiveRegistry } from '../registry/hive-registry';
@@ -28,7 +28,7 @@ export class HeartbeatService {
     private readonly writeBehind: CatalogWriteBehind,
     private readonly events: FleetEvents,
     private readonly clock: Clock,
-    private readonly config: QueenConfig,
+    private readonly load: LoadMonitor,
   ) {}
 
   /**
@@ -77,7 +77,7 @@ export class HeartbeatService {
     return {
       acknowledged: true,
       applied,
-      next_heartbeat_ms: this.config.heartbeatIntervalMs,
+      next_heartbeat_ms: this.load.heartbeatIntervalMs(),
       capabilities_required: capabilitiesRequired,
     };
   }

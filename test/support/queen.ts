@@ -41,6 +41,9 @@ export class TestQueen {
       DATABASE_URL: databaseUrl,
       QUEEN_DATA_DIR: options.dataDir ?? ownedDataDir!,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // Load shedding judges the event loop of the whole process: here that is Jest's, whose pauses are
+      // no sign of the queen's load. The overload suite turns it on.
+      OVERLOAD_LAG_MS: '0',
       ...options.env,
     });
     const clock = options.clock ?? new ManualClock(Date.parse('2026-11-27T10:00:00.000Z'));

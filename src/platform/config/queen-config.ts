@@ -67,6 +67,9 @@ class EnvironmentVariables {
 
   @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
+  OVERLOAD_LAG_MS?: number;
 }
 
 export type DatabaseSettings =
@@ -90,6 +93,8 @@ export class QueenConfig {
   reservationTtlMs: number;
   hiveRequestTimeoutMs: number;
   logLevel: string;
+  /** Event-loop delay above which the queen sheds admin requests and spaces out heartbeats; 0 turns that off. */
+  overloadLagMs: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -175,5 +180,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
     reservationTtlMs: vars.RESERVATION_TTL_MS ?? 60000,
     hiveRequestTimeoutMs: vars.HIVE_REQUEST_TIMEOUT_MS ?? 5000,
     logLevel: vars.LOG_LEVEL ?? 'info',
+    overloadLagMs: vars.OVERLOAD_LAG_MS ?? 100,
   });
 }

@@ -60,6 +60,12 @@ export class QueenMetrics {
     registers: [this.registry],
   });
 
+  readonly requestsShed = new Counter({
+    name: 'queen_requests_shed_total',
+    help: 'Admin API requests refused with 429 because the event loop ran later than OVERLOAD_LAG_MS',
+    registers: [this.registry],
+  });
+
   readonly eventClientsDropped = new Counter({
     name: 'queen_event_clients_dropped_total',
     help: 'Event stream clients disconnected for falling too far behind',
