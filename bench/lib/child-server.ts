@@ -2,6 +2,7 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'undici';
+import { canPin } from './run';
 
 /** Every benchmark server listens here and only here. */
 export const LOOPBACK = '127.0.0.1';
@@ -78,6 +79,8 @@ export interface StartServerOptions {
   readyPath?: string;
   readyTimeoutMs?: number;
   cwd?: string;
+  /** Cores to pin the server to with `taskset` (e.g. `0`), where taskset exists. */
+  cpus?: string;
 }
 
 /** A server running as a child process of the benchmark, on its own loopback port. */
@@ -115,7 +118,9 @@ export class ChildServer {
     const env: Record<string, string> = {};
     for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[key]) env[key] = process.env[key]!;
     Object.assign(env, options.env, { PORT: String(port) });
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], {
+    const node = [process.execPath, ...(options.nodeArgs ?? []), options.script];
+    const command = options.cpus !== undefined && canPin() ? ['taskset', '-c', options.cpus, ...node] : node;
+    const child = spawn(command[0], command.slice(1), {
       cwd: options.cwd ?? process.cwd(),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
