@@ -3,6 +3,7 @@ import { json } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
+import { HeartbeatEndpoint } from './heartbeat/heartbeat-endpoint';
 import { bodyParserErrorsToProblems, refuseDeepBodies } from './platform/http/body-errors';
 import { answerClientErrorsWithProblems } from './platform/http/client-errors';
 import { LoadMonitor } from './platform/http/load-shedding';
@@ -22,7 +23,9 @@ export async function createQueenApp(options: AppModuleOptions): Promise<NestExp
   });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
-  // Shedding comes first: a refused request costs no body parsing.
+  // Heartbeats first: plain JSON ones are answered before the generic pipeline (see HeartbeatEndpoint).
+  app.use(app.get(HeartbeatEndpoint).handler());
+  // Then shedding: a refused request costs no body parsing.
   app.use(app.get(LoadMonitor).shedder());
   app.use(json({ limit: MAX_BODY_BYTES, verify: refuseDeepBodies }), bodyParserErrorsToProblems);
   answerClientErrorsWithProblems(app.getHttpServer());

@@ -68,10 +68,10 @@ describe('CatalogWriteBehind', () => {
 
   describe('heartbeat times', () => {
     it('writes nothing until flushed, then the latest time per hive in one batch', async () => {
-      writeBehind.noteHeartbeat('a', t(1));
-      writeBehind.noteHeartbeat('b', t(2));
-      writeBehind.noteHeartbeat('a', t(3));
-      writeBehind.noteHeartbeat('a', t(5));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
+      writeBehind.noteHeartbeat('b', t(2).getTime());
+      writeBehind.noteHeartbeat('a', t(3).getTime());
+      writeBehind.noteHeartbeat('a', t(5).getTime());
       expect(writeBehind.pendingHeartbeats).toBe(2);
       expect(catalog.recordHeartbeats).not.toHaveBeenCalled();
 
@@ -95,8 +95,8 @@ describe('CatalogWriteBehind', () => {
     it('reports each successful flush', async () => {
       const reports: { hives: number }[] = [];
       writeBehind.onFlush = (report) => reports.push(report);
-      writeBehind.noteHeartbeat('a', t(1));
-      writeBehind.noteHeartbeat('b', t(1));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
+      writeBehind.noteHeartbeat('b', t(1).getTime());
       await expect(writeBehind.flushHeartbeats()).resolves.toMatchObject({ hives: 2 });
       expect(reports).toEqual([{ hives: 2, durationMs: expect.any(Number) }]);
     });
@@ -107,15 +107,15 @@ describe('CatalogWriteBehind', () => {
         catalog.batches.push(new Map(batch));
         await inFlight.promise;
       });
-      writeBehind.noteHeartbeat('a', t(1));
-      writeBehind.noteHeartbeat('b', t(1));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
+      writeBehind.noteHeartbeat('b', t(1).getTime());
       const failing = writeBehind.flush();
       await settle();
       expect(catalog.recordHeartbeats).toHaveBeenCalledTimes(1);
 
       // Beats arriving while the write is in flight: newer for b, new hive c.
-      writeBehind.noteHeartbeat('b', t(7));
-      writeBehind.noteHeartbeat('c', t(8));
+      writeBehind.noteHeartbeat('b', t(7).getTime());
+      writeBehind.noteHeartbeat('c', t(8).getTime());
       inFlight.reject(new Error('database is locked'));
       await expect(failing).resolves.toBeUndefined();
       expect(writeBehind.pendingHeartbeats).toBe(3);
@@ -137,7 +137,7 @@ describe('CatalogWriteBehind', () => {
       catalog.recordHeartbeats
         .mockRejectedValueOnce(new Error('database is locked'))
         .mockRejectedValueOnce(new Error('connection reset'));
-      writeBehind.noteHeartbeat('a', t(1));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
       await writeBehind.flush();
       await writeBehind.flush();
       expect(catalog.batches).toEqual([]);
@@ -153,8 +153,8 @@ describe('CatalogWriteBehind', () => {
         catalog.batches.push(new Map(batch));
         await inFlight.promise;
       });
-      writeBehind.noteHeartbeat('a', t(1));
-      writeBehind.noteHeartbeat('b', t(2));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
+      writeBehind.noteHeartbeat('b', t(2).getTime());
       const first = writeBehind.flushHeartbeats();
       expect(writeBehind.flushHeartbeats()).toBe(first);
       const callers = [writeBehind.flush(), writeBehind.flush(), writeBehind.flush()];
@@ -162,7 +162,7 @@ describe('CatalogWriteBehind', () => {
       expect(catalog.recordHeartbeats).toHaveBeenCalledTimes(1);
 
       // A beat noted during the write waits for the next flush, it is not lost.
-      writeBehind.noteHeartbeat('a', t(9));
+      writeBehind.noteHeartbeat('a', t(9).getTime());
       let done = false;
       void Promise.all(callers).then(() => (done = true));
       await settle();
@@ -182,8 +182,8 @@ describe('CatalogWriteBehind', () => {
     });
 
     it('forgets what is pending for a deleted hive', async () => {
-      writeBehind.noteHeartbeat('gone', t(1));
-      writeBehind.noteHeartbeat('kept', t(1));
+      writeBehind.noteHeartbeat('gone', t(1).getTime());
+      writeBehind.noteHeartbeat('kept', t(1).getTime());
       writeBehind.forget('gone');
       await writeBehind.flush();
       expect(catalog.batches).toEqual([new Map([['kept', t(1)]])]);
@@ -306,7 +306,7 @@ describe('CatalogWriteBehind', () => {
       const order: string[] = [];
       catalog.setStatus.mockImplementation(async () => void order.push('status'));
       catalog.recordHeartbeats.mockImplementation(async () => void order.push('times'));
-      writeBehind.noteHeartbeat('a', t(1));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
       writeBehind.noteStatus('a', 'online', t(1));
       await writeBehind.flush();
       expect(order).toEqual(['status', 'times']);
@@ -315,7 +315,7 @@ describe('CatalogWriteBehind', () => {
 
   describe('lifecycle', () => {
     it('flushes everything pending at shutdown', async () => {
-      writeBehind.noteHeartbeat('a', t(1));
+      writeBehind.noteHeartbeat('a', t(1).getTime());
       catalog.setStatus.mockRejectedValueOnce(new Error('database is locked'));
       writeBehind.noteStatus('a', 'online', t(1));
       await settle();
@@ -328,7 +328,7 @@ describe('CatalogWriteBehind', () => {
       jest.useFakeTimers();
       try {
         writeBehind.onModuleInit();
-        writeBehind.noteHeartbeat('a', t(1));
+        writeBehind.noteHeartbeat('a', t(1).getTime());
         jest.advanceTimersByTime(config.catalogFlushMs - 1);
         expect(catalog.recordHeartbeats).not.toHaveBeenCalled();
         jest.advanceTimersByTime(1);

@@ -26,7 +26,8 @@ export interface FlushReport {
 @Injectable()
 export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(CatalogWriteBehind.name);
-  private heartbeatTimes = new Map<string, Date>();
+  /** Latest heartbeat time per hive, epoch ms: a number per beat, not an object. */
+  private heartbeatTimes = new Map<string, number>();
   private readonly statuses = new Map<string, StatusChange>();
   private readonly capabilities = new Map<string, HiveCapabilities>();
   private promptWrites: Promise<void> | null = null;
@@ -55,7 +56,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
     return this.heartbeatTimes.size;
   }
 
-  noteHeartbeat(hiveId: string, at: Date): void {
+  noteHeartbeat(hiveId: string, at: number): void {
     this.heartbeatTimes.set(hiveId, at);
   }
 
@@ -104,7 +105,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
     this.heartbeatTimes = new Map();
     const started = performance.now();
     try {
-      await this.catalog.recordHeartbeats(batch);
+      await this.catalog.recordHeartbeats(new Map([...batch].map(([id, at]) => [id, new Date(at)])));
     } catch (error) {
       // Keep what failed unless a newer beat arrived meanwhile; the next tick retries.
       for (const [id, at] of batch) if (!this.heartbeatTimes.has(id)) this.heartbeatTimes.set(id, at);

@@ -6,7 +6,7 @@ import { ApiProblemResponse } from '../platform/docs/problem-responses';
 import { bearerToken } from '../platform/security/tokens';
 import { HeartbeatAckDto } from './dto/heartbeat-ack.dto';
 import { HEARTBEAT_SCHEMA } from './dto/heartbeat.schema';
-import { HEARTBEAT_RESULT } from './heartbeat-metrics.middleware';
+import { HEARTBEAT_APPLIED } from './heartbeat-metrics.middleware';
 import { HeartbeatService } from './heartbeat.service';
 
 @ApiTags('heartbeat')
@@ -20,7 +20,9 @@ export class HeartbeatController {
    * A hive reports its workers (rbee's HiveHeartbeatPayload). Authenticated by
    * the hive's own token, not the admin token, and checked in this order: a
    * hive id (400), a registered hive (404), its token (401, 403), then the
-   * whole body (400). Unknown fields are ignored.
+   * whole body (400). Unknown fields are ignored. (Plain JSON heartbeats are
+   * answered by HeartbeatEndpoint, ahead of the generic pipeline, with the
+   * same checks and answers; this handler takes the rest, such as gzip bodies.)
    */
   @Post()
   @HttpCode(HttpStatus.OK)
@@ -37,7 +39,7 @@ export class HeartbeatController {
     @Headers('authorization') authorization?: string,
   ): HeartbeatAckDto {
     const ack = this.heartbeats.receive(body, bearerToken(authorization));
-    res.locals[HEARTBEAT_RESULT] = ack.applied ? 'applied' : 'stale';
+    res.locals[HEARTBEAT_APPLIED] = ack.applied;
     return ack;
   }
 }

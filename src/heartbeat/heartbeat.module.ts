@@ -5,6 +5,8 @@ import { RegistryModule } from '../registry/registry.module';
 import { CapabilitiesService } from './capabilities.service';
 import { DeviceDetection } from './device-detection';
 import { HeartbeatController } from './heartbeat.controller';
+import { HeartbeatEndpoint } from './heartbeat-endpoint';
+import { HeartbeatResults } from './heartbeat-results';
 import { HeartbeatMetricsMiddleware } from './heartbeat-metrics.middleware';
 import { HeartbeatService } from './heartbeat.service';
 import { LivenessSweeper } from './liveness-sweeper';
@@ -13,7 +15,8 @@ import { LivenessSweeper } from './liveness-sweeper';
 @Module({
   imports: [CatalogModule, RegistryModule, HiveClientModule],
   controllers: [HeartbeatController],
-  providers: [HeartbeatService, CapabilitiesService, DeviceDetection, LivenessSweeper],
+  providers: [HeartbeatService, HeartbeatEndpoint, HeartbeatResults, CapabilitiesService, DeviceDetection, LivenessSweeper],
+  exports: [HeartbeatEndpoint],
 })
 export class HeartbeatModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

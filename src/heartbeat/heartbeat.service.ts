@@ -55,11 +55,10 @@ export class HeartbeatService {
     });
     if (!outcome.applied) return this.ack(false, this.capabilities.known(hiveId, receivedAt) === null);
 
-    const at = new Date(receivedAt);
-    this.writeBehind.noteHeartbeat(hiveId, at);
+    this.writeBehind.noteHeartbeat(hiveId, receivedAt);
     if (body.capabilities) this.capabilities.apply(hiveId, toCapabilities(body.capabilities), 'heartbeat', receivedAt);
     if (outcome.cameOnline) {
-      this.writeBehind.noteStatus(hiveId, 'online', at);
+      this.writeBehind.noteStatus(hiveId, 'online', new Date(receivedAt));
       this.events.publish('hive.online', receivedAt, { hive_id: hiveId });
     }
     for (const worker of outcome.addedWorkers) {

@@ -17,10 +17,32 @@ import type {
 } from './registry.types';
 import { claimSameCapacity, computeResources, isOlderHeartbeat } from './usage';
 
-const NOT_APPLIED: HeartbeatOutcome = Object.freeze({ applied: false, cameOnline: false, addedWorkers: [], removedWorkers: [] });
+const NONE: readonly WorkerReport[] = Object.freeze([]);
+const NOT_APPLIED: HeartbeatOutcome = Object.freeze({ applied: false, cameOnline: false, addedWorkers: NONE, removedWorkers: NONE });
+/** The common case: applied, the same workers as before. */
+const APPLIED_QUIETLY: HeartbeatOutcome = Object.freeze({ applied: true, cameOnline: false, addedWorkers: NONE, removedWorkers: NONE });
+
+/** Whether two reports name the same workers in the same order. */
+function sameWorkers(previous: readonly WorkerReport[], next: readonly WorkerReport[]): boolean {
+  if (previous.length !== next.length) return false;
+  for (let i = 0; i < next.length; i++) if (previous[i].workerId !== next[i].workerId) return false;
+  return true;
+}
+
+/**
+ * Brings a kept report up to date with a new one of the same worker. The kept
+ * object stays (it is long-lived; the new one is garbage at once), and so do
+ * its strings where the text has not changed.
+ */
+function updateReport(kept: WorkerReport, next: WorkerReport): void {
+  for (const key of Object.keys(next) as (keyof WorkerReport)[]) {
+    if (kept[key] !== next[key]) (kept as unknown as Record<string, unknown>)[key] = next[key];
+  }
+}
 
 class HiveEntry implements HiveView {
   lastHeartbeatAt: number | null = null;
+  /** The last applied heartbeat's stamp; one object for the entry's life, updated in place. */
   lastStamp: HeartbeatStamp | null = null;
   workers: WorkerReport[] = [];
   workerIds = new Set<string>();
@@ -158,36 +180,50 @@ export class HiveRegistry {
     if (!orderingReset && lastAt !== null && isOlderHeartbeat(entry.lastStamp, lastAt, heartbeat.stamp, timeoutMs)) return NOT_APPLIED;
 
     const previousWorkers = entry.workers;
-    const previousIds = entry.workerIds;
     const nextWorkers = heartbeat.workers;
-    const nextIds = new Set(nextWorkers.map((worker) => worker.workerId));
-    const addedWorkers = nextWorkers.filter((worker) => !previousIds.has(worker.workerId));
-    const removedWorkers = previousWorkers.filter((worker) => !nextIds.has(worker.workerId));
-    for (const worker of removedWorkers) {
-      if (this.hiveIdByWorkerId.get(worker.workerId) === hiveId) this.hiveIdByWorkerId.delete(worker.workerId);
+    let changed = !claimSameCapacity(previousWorkers, nextWorkers);
+    let addedWorkers = NONE;
+    let removedWorkers = NONE;
+    if (sameWorkers(previousWorkers, nextWorkers)) {
+      // What real agents send nearly every time: the same workers, with new times and loads.
+      for (let i = 0; i < nextWorkers.length; i++) updateReport(previousWorkers[i], nextWorkers[i]);
+    } else {
+      const previousIds = entry.workerIds;
+      const nextIds = new Set(nextWorkers.map((worker) => worker.workerId));
+      addedWorkers = nextWorkers.filter((worker) => !previousIds.has(worker.workerId));
+      removedWorkers = previousWorkers.filter((worker) => !nextIds.has(worker.workerId));
+      for (const worker of removedWorkers) {
+        if (this.hiveIdByWorkerId.get(worker.workerId) === hiveId) this.hiveIdByWorkerId.delete(worker.workerId);
+      }
+      for (const worker of addedWorkers) this.hiveIdByWorkerId.set(worker.workerId, hiveId);
+      entry.workers = nextWorkers;
+      entry.workerIds = nextIds;
     }
-    for (const worker of addedWorkers) this.hiveIdByWorkerId.set(worker.workerId, hiveId);
 
     // The report now counts these workers' usage: their reservations must stop counting it too.
-    let changed = !claimSameCapacity(previousWorkers, nextWorkers);
-    for (const reservation of [...entry.reservations.values()]) {
-      if (nextIds.has(reservation.workerId)) {
-        this.dropReservation(entry, reservation);
-        changed = true;
+    if (entry.reservations.size > 0) {
+      for (const reservation of [...entry.reservations.values()]) {
+        if (entry.workerIds.has(reservation.workerId)) {
+          this.dropReservation(entry, reservation);
+          changed = true;
+        }
       }
     }
 
     const cameOnline = entry.lastHeartbeatAt === null || entry.announced !== 'online';
-    entry.workers = nextWorkers;
-    entry.workerIds = nextIds;
     entry.lastHeartbeatAt = now;
-    entry.lastStamp = heartbeat.stamp;
+    if (entry.lastStamp === null) entry.lastStamp = { ...heartbeat.stamp };
+    else {
+      entry.lastStamp.sequence = heartbeat.stamp.sequence;
+      entry.lastStamp.timestamp = heartbeat.stamp.timestamp;
+    }
     entry.announced = 'online';
-    this.awaitingFirstBeat.delete(entry);
+    if (cameOnline) this.awaitingFirstBeat.delete(entry);
     this.byLastHeartbeat.delete(hiveId);
     this.byLastHeartbeat.set(hiveId, entry);
     if (changed) this.refresh(entry);
     else if (cameOnline) this.reindex(entry);
+    if (!cameOnline && addedWorkers === NONE && removedWorkers === NONE) return APPLIED_QUIETLY;
     return { applied: true, cameOnline, addedWorkers, removedWorkers };
   }
 
@@ -332,12 +368,12 @@ export class HiveRegistry {
     return entry;
   }
 
-  /** Ends the reservations whose TTL has passed by `now`. */
+  /** Ends the reservations whose TTL has passed by `now` (a reservation stops counting at `expiresAt` itself). */
   private advance(now: number): void {
-    for (const reservation of this.reservationBook.expiredAt(now)) {
-      const entry = this.entries.get(reservation.hiveId);
-      if (entry) this.dropReservation(entry, reservation);
-      else this.reservationBook.remove(reservation);
+    for (let first = this.reservationBook.firstToExpire(); first !== undefined && first.expiresAt <= now; first = this.reservationBook.firstToExpire()) {
+      const entry = this.entries.get(first.hiveId);
+      if (entry) this.dropReservation(entry, first);
+      else this.reservationBook.remove(first);
     }
   }
 

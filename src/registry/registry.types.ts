@@ -92,9 +92,9 @@ export interface HeartbeatOutcome {
   /** First applied heartbeat since the queen started, or the first since the hive was swept offline. */
   cameOnline: boolean;
   /** Workers (by workerId) in this report and not in the previous one. */
-  addedWorkers: WorkerReport[];
+  addedWorkers: readonly WorkerReport[];
   /** Workers (by workerId) in the previous report and not in this one, as last reported. */
-  removedWorkers: WorkerReport[];
+  removedWorkers: readonly WorkerReport[];
 }
 
 /** What the catalog says of a hive that the registry needs: what placement admits, and where liveness starts. */

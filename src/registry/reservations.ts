@@ -42,13 +42,8 @@ export class ReservationBook {
     this.expiring.delete(reservation);
   }
 
-  /** The reservations whose TTL has passed at `now` (a reservation stops counting at `expiresAt` itself), earliest first. */
-  expiredAt(now: number): Reservation[] {
-    const expired: Reservation[] = [];
-    for (const reservation of this.expiring.keys()) {
-      if (reservation.expiresAt > now) break;
-      expired.push(reservation);
-    }
-    return expired;
+  /** The reservation that expires first, if any: reads on every registry call check it, so it allocates nothing. */
+  firstToExpire(): Reservation | undefined {
+    return this.expiring.minKey();
   }
 }
