@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import { AppModule, AppModuleOptions } from './app.module';
 import { HeartbeatEndpoint } from './heartbeat/heartbeat-endpoint';
-import { bodyParserErrorsToProblems, refuseDeepBodies } from './platform/http/body-errors';
+import { bodyParserErrorsToProblems, verifyDepth } from './platform/http/body-errors';
 import { answerClientErrorsWithProblems } from './platform/http/client-errors';
 import { LoadMonitor } from './platform/http/load-shedding';
 import { mountApiDocs } from './platform/docs/swagger';
@@ -23,11 +23,11 @@ export async function createQueenApp(options: AppModuleOptions): Promise<NestExp
   });
   app.useLogger(app.get(PinoLogger));
   app.disable('x-powered-by');
-  // Heartbeats first: plain JSON ones are answered before the generic pipeline (see HeartbeatEndpoint).
-  app.use(app.get(HeartbeatEndpoint).handler());
-  // Then shedding: a refused request costs no body parsing.
+  // Plain JSON heartbeats are answered before Express sees them (see HeartbeatEndpoint).
+  app.get(HeartbeatEndpoint).attach(app.getHttpServer());
+  // Shedding first: a refused request costs no body parsing.
   app.use(app.get(LoadMonitor).shedder());
-  app.use(json({ limit: MAX_BODY_BYTES, verify: refuseDeepBodies }), bodyParserErrorsToProblems);
+  app.use(json({ limit: MAX_BODY_BYTES, verify: verifyDepth }), bodyParserErrorsToProblems);
   answerClientErrorsWithProblems(app.getHttpServer());
   // On SIGTERM/SIGINT: close the server, run shutdown hooks, then exit 0. Without
   // useProcessExit Nest re-raises the signal and the process dies "killed by SIGTERM".

@@ -9,6 +9,11 @@ interface StatusChange {
   at: Date | undefined;
 }
 
+class HeartbeatTime {
+  noted = 0;
+  written = 0;
+}
+
 export interface FlushReport {
   hives: number;
   durationMs: number;
@@ -26,8 +31,8 @@ export interface FlushReport {
 @Injectable()
 export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(CatalogWriteBehind.name);
-  /** Latest heartbeat time per hive, epoch ms: a number per beat, not an object. */
-  private heartbeatTimes = new Map<string, number>();
+  /** Per hive, for its life: the latest heartbeat time noted, and the latest written. Updated in place: nothing is allocated per beat. */
+  private readonly heartbeatTimes = new Map<string, HeartbeatTime>();
   private readonly statuses = new Map<string, StatusChange>();
   private readonly capabilities = new Map<string, HiveCapabilities>();
   private promptWrites: Promise<void> | null = null;
@@ -53,11 +58,19 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   }
 
   get pendingHeartbeats(): number {
-    return this.heartbeatTimes.size;
+    let pending = 0;
+    for (const time of this.heartbeatTimes.values()) if (time.noted > time.written) pending++;
+    return pending;
   }
 
+  /** `at`: epoch ms on the queen's clock. */
   noteHeartbeat(hiveId: string, at: number): void {
-    this.heartbeatTimes.set(hiveId, at);
+    let time = this.heartbeatTimes.get(hiveId);
+    if (time === undefined) {
+      time = new HeartbeatTime();
+      this.heartbeatTimes.set(hiveId, time);
+    }
+    time.noted = at;
   }
 
   noteStatus(hiveId: string, status: HiveStatus, at?: Date): void {
@@ -100,18 +113,24 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   }
 
   private async writeHeartbeats(): Promise<FlushReport | null> {
-    if (this.heartbeatTimes.size === 0) return null;
-    const batch = this.heartbeatTimes;
-    this.heartbeatTimes = new Map();
+    const batch = new Map<string, Date>();
+    const writing: [HeartbeatTime, number][] = [];
+    for (const [id, time] of this.heartbeatTimes) {
+      if (time.noted <= time.written) continue;
+      batch.set(id, new Date(time.noted));
+      writing.push([time, time.noted]);
+    }
+    if (batch.size === 0) return null;
     const started = performance.now();
     try {
-      await this.catalog.recordHeartbeats(new Map([...batch].map(([id, at]) => [id, new Date(at)])));
+      await this.catalog.recordHeartbeats(batch);
     } catch (error) {
-      // Keep what failed unless a newer beat arrived meanwhile; the next tick retries.
-      for (const [id, at] of batch) if (!this.heartbeatTimes.has(id)) this.heartbeatTimes.set(id, at);
+      // Nothing is marked written: the next tick writes the latest of each again.
       this.logger.warn(`could not write ${batch.size} heartbeat time(s), will retry: ${(error as Error).message}`);
       return null;
     }
+    // A beat noted while the write ran is newer than what was written, and stays pending.
+    for (const [time, at] of writing) time.written = at;
     const report = { hives: batch.size, durationMs: performance.now() - started };
     this.onFlush?.(report);
     return report;

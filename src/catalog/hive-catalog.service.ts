@@ -172,13 +172,10 @@ export class HiveCatalog implements OnModuleInit {
       }
       if (changed.length === 0) return;
       await this.dataSource.transaction(async (manager) => {
-        // Statuses and heartbeat times of many hives in a few statements; capabilities (rare, one JSON each) row by row.
-        for (const property of ['status', 'lastHeartbeatAt'] as const) {
+        // Each changed column of many hives in a few statements: a fleet coming online is one transaction of few statements.
+        for (const property of ['status', 'lastHeartbeatAt', 'capabilities'] as const) {
           const entries = changed.filter(({ fields }) => fields.has(property)).map(({ row }): [string, unknown] => [row.id, row[property]]);
           for (let i = 0; i < entries.length; i += FLUSH_CHUNK) await this.updateByCase(manager, property, entries.slice(i, i + FLUSH_CHUNK));
-        }
-        for (const { row, fields } of changed) {
-          if (fields.has('capabilities')) await manager.update(HiveEntity, { id: row.id }, { capabilities: row.capabilities });
         }
       });
       for (const { row } of changed) this.remember(row);
@@ -234,7 +231,7 @@ export class HiveCatalog implements OnModuleInit {
    */
   private async updateByCase(
     manager: EntityManager,
-    property: 'status' | 'lastHeartbeatAt',
+    property: 'status' | 'lastHeartbeatAt' | 'capabilities',
     entries: [string, unknown][],
   ): Promise<void> {
     const column = manager.connection.getMetadata(HiveEntity).findColumnWithPropertyName(property)!;

@@ -1,5 +1,6 @@
 import { HiveCapabilities, HiveStatus, sameCapabilities } from './fleet';
 import { isLive, LivenessRule, liveStatus } from './liveness';
+import { isRfc3339 } from './time';
 
 const GiB = 2 ** 30;
 
@@ -40,5 +41,29 @@ describe('sameCapabilities', () => {
     ['bigger GPU', false, hive(64, [24]), hive(64, [48])],
   ])('%s → %s', (_name, same, a, b) => {
     expect(sameCapabilities(a, b)).toBe(same);
+  });
+});
+
+describe('isRfc3339', () => {
+  it.each([
+    ['2026-11-27T10:00:00Z', true],
+    ['2026-11-27t10:00:00z', true],
+    ['2026-11-27 10:00:00Z', true],
+    ['2026-11-27T10:00:00.123456+05:30', true],
+    ['2024-02-29T23:59:60-12:00', true],
+    ['2026-W48-5', false],
+    ['20261127T100000Z', false],
+    ['2026-11-27T10:00:00', false],
+    ['2026-02-29T10:00:00Z', false],
+    ['2026-04-31T10:00:00Z', false],
+    ['2026-13-01T10:00:00Z', false],
+    ['2026-11-27T24:00:00Z', false],
+    ['2026-11-27T10:60:00Z', false],
+    ['2026-11-27T10:00:00+24:00', false],
+    ['+002026-11-27T10:00:00Z', false],
+    [`2026-11-27T10:00:00.${'1'.repeat(60)}Z`, false],
+    ['', false],
+  ])('%s → %s', (text, valid) => {
+    expect(isRfc3339(text)).toBe(valid);
   });
 });

@@ -1,6 +1,6 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
 import { MAX_BODY_DEPTH, refuseDeepBodies } from '../platform/http/body-errors';
 import { PROBLEM_CONTENT_TYPE, ProblemException, problemType, serializeProblem, statusTitle } from '../platform/http/problem';
 import { bearerToken } from '../platform/security/tokens';
@@ -17,12 +17,12 @@ function problemBody(status: number, slug: string, detail: string): string {
 /**
  * `POST /v1/heartbeat` as it arrives thousands of times a second. The route
  * of HeartbeatController (its OpenAPI documentation, and the handler of
- * anything unusual, such as a compressed body), handled ahead of the generic
- * request pipeline: the body is read and parsed here, with the same size and
- * depth bounds, checked by HeartbeatService exactly as on the controller,
- * and answered with the same JSON and problem JSON. What is skipped is only
- * what a heartbeat does not need: routing, guards and pipes meant for admin
- * routes, and per-request objects.
+ * anything unusual, such as a compressed body), taken at the HTTP server
+ * before Express sees the request: the body is read and parsed here, with the
+ * same size and depth bounds, checked by HeartbeatService exactly as on the
+ * controller, and answered with the same JSON and problem JSON. What is
+ * skipped is only what a heartbeat does not need: routing, guards and pipes
+ * meant for admin routes, and the objects they make for every request.
  */
 @Injectable()
 export class HeartbeatEndpoint {
@@ -33,24 +33,23 @@ export class HeartbeatEndpoint {
     private readonly results: HeartbeatResults,
   ) {}
 
-  /** Express middleware for the front of the stack: takes plain JSON heartbeats, passes everything else on. */
-  handler(): (req: Request, res: Response, next: NextFunction) => void {
-    return (req, res, next) => {
-      if (req.method !== 'POST' || req.url !== '/v1/heartbeat' || !this.isPlainJson(req)) {
-        next();
-        return;
-      }
-      this.read(req, res);
-    };
+  /** Puts this endpoint in front of the server's request handler (the Express app): it takes plain JSON heartbeats, the app the rest. */
+  attach(server: Server): void {
+    const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.method === 'POST' && req.url === '/v1/heartbeat' && this.isPlainJson(req)) this.read(req, res);
+      else for (const handler of handlers) handler(req, res);
+    });
   }
 
-  private isPlainJson(req: Request): boolean {
+  private isPlainJson(req: IncomingMessage): boolean {
     const type = req.headers['content-type'];
     const encoding = req.headers['content-encoding'];
     return (encoding === undefined || encoding === 'identity') && typeof type === 'string' && /^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type);
   }
 
-  private read(req: Request, res: Response): void {
+  private read(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
     const declared = Number(req.headers['content-length']);
     if (declared > MAX_HEARTBEAT_BYTES) {
@@ -76,10 +75,10 @@ export class HeartbeatEndpoint {
     req.on('error', () => res.destroy());
   }
 
-  private handle(req: Request, res: Response, raw: Buffer, startedAt: number): void {
+  private handle(req: IncomingMessage, res: ServerResponse, raw: Buffer, startedAt: number): void {
     let body: unknown;
     try {
-      refuseDeepBodies(req, res, raw);
+      refuseDeepBodies(raw);
       body = JSON.parse(raw.toString('utf8'));
     } catch (error) {
       const deep = (error as { type?: unknown }).type === 'entity.too.deep';
@@ -114,7 +113,7 @@ export class HeartbeatEndpoint {
     }
   }
 
-  private send(res: Response, status: number, text: string, applied: boolean | null, startedAt: number, closeAfter = false): void {
+  private send(res: ServerResponse, status: number, text: string, applied: boolean | null, startedAt: number, closeAfter = false): void {
     res.writeHead(status, {
       'Content-Type': status === HttpStatus.OK ? 'application/json; charset=utf-8' : PROBLEM_CONTENT_TYPE,
       'Content-Length': Buffer.byteLength(text),

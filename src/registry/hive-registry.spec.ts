@@ -325,7 +325,7 @@ describe('HiveRegistry', () => {
       beat([], stamp(1), T0, 'old');
       beat([], stamp(1), T0 + 5000, 'recent');
 
-      expect(registry.activeHiveIds(T0 + TIMEOUT_MS)).toEqual(['old', 'recent']);
+      expect(registry.activeHiveIds(T0 + TIMEOUT_MS).sort()).toEqual(['old', 'recent']);
       expect(registry.activeHiveIds(T0 + TIMEOUT_MS + 1)).toEqual(['recent']);
     });
 

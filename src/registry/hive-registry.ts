@@ -35,10 +35,25 @@ function sameWorkers(previous: readonly WorkerReport[], next: readonly WorkerRep
  * its strings where the text has not changed.
  */
 function updateReport(kept: WorkerReport, next: WorkerReport): void {
-  for (const key of Object.keys(next) as (keyof WorkerReport)[]) {
+  for (const key of REPORT_FIELDS) {
     if (kept[key] !== next[key]) (kept as unknown as Record<string, unknown>)[key] = next[key];
   }
 }
+
+/** The workers of one beat usually share one `last_heartbeat` text: keep one string for all of them, not one each. */
+function shareLastHeartbeat(workers: readonly WorkerReport[]): void {
+  for (let i = 1; i < workers.length; i++) {
+    const previous = workers[i - 1].lastHeartbeat;
+    if (workers[i].lastHeartbeat === previous) workers[i].lastHeartbeat = previous;
+  }
+}
+
+/** Every field of a report: a Record, so that the compiler asks for a field added to WorkerReport here too. */
+const EVERY_REPORT_FIELD: Record<keyof WorkerReport, true> = {
+  workerId: true, modelId: true, state: true, backend: true, deviceId: true, device: true, vramBytes: true,
+  ramBytes: true, url: true, healthStatus: true, lastHeartbeat: true, cpuPercent: true, gpuPercent: true,
+};
+const REPORT_FIELDS = Object.keys(EVERY_REPORT_FIELD) as (keyof WorkerReport)[];
 
 class HiveEntry implements HiveView {
   lastHeartbeatAt: number | null = null;
@@ -56,6 +71,10 @@ class HiveEntry implements HiveView {
   /** This hive's slots in the capacity index, by position in `resources.devices`, and its host RAM slot. */
   deviceSlots: (CapacitySlot | null)[] = [];
   ramSlot: CapacitySlot | null = null;
+  /** Neighbours in the registry's list of heard hives, least recently heard first. */
+  heardBefore: HiveEntry | null = null;
+  heardAfter: HiveEntry | null = null;
+  inHeardList = false;
 
   constructor(
     readonly hiveId: string,
@@ -103,8 +122,13 @@ export class HiveRegistry {
   private readonly index = new CapacityIndex();
   /** Which hive reported a worker, so a worker lookup does not scan the fleet. */
   private readonly hiveIdByWorkerId = new Map<string, string>();
-  /** Hives heard from since the start, least recently heard first: a sweep reads only the stale ones at the head. */
-  private readonly byLastHeartbeat = new Map<string, HiveEntry>();
+  /**
+   * Hives heard from since the start, least recently heard first, linked
+   * through the entries themselves: a beat moves its hive to the end without
+   * allocating, and a sweep reads only the stale ones at the head.
+   */
+  private leastRecentlyHeard: HiveEntry | null = null;
+  private mostRecentlyHeard: HiveEntry | null = null;
   /** Hives the catalog held as online at the start that have not beaten since. */
   private readonly awaitingFirstBeat = new Set<HiveEntry>();
 
@@ -157,7 +181,7 @@ export class HiveRegistry {
     for (const reservation of entry.reservations.values()) this.reservationBook.remove(reservation);
     entry.reservations.clear();
     this.entries.delete(hiveId);
-    this.byLastHeartbeat.delete(hiveId);
+    this.unlinkHeard(entry);
     this.awaitingFirstBeat.delete(entry);
     this.unindex(entry);
     return true;
@@ -187,6 +211,7 @@ export class HiveRegistry {
     if (sameWorkers(previousWorkers, nextWorkers)) {
       // What real agents send nearly every time: the same workers, with new times and loads.
       for (let i = 0; i < nextWorkers.length; i++) updateReport(previousWorkers[i], nextWorkers[i]);
+      shareLastHeartbeat(previousWorkers);
     } else {
       const previousIds = entry.workerIds;
       const nextIds = new Set(nextWorkers.map((worker) => worker.workerId));
@@ -219,8 +244,8 @@ export class HiveRegistry {
     }
     entry.announced = 'online';
     if (cameOnline) this.awaitingFirstBeat.delete(entry);
-    this.byLastHeartbeat.delete(hiveId);
-    this.byLastHeartbeat.set(hiveId, entry);
+    this.unlinkHeard(entry);
+    this.appendHeard(entry);
     if (changed) this.refresh(entry);
     else if (cameOnline) this.reindex(entry);
     if (!cameOnline && addedWorkers === NONE && removedWorkers === NONE) return APPLIED_QUIETLY;
@@ -236,9 +261,8 @@ export class HiveRegistry {
   sweep(now: number): string[] {
     this.advance(now);
     const wentOffline: string[] = [];
-    for (const entry of this.byLastHeartbeat.values()) {
-      if (isLive(entry, this.liveness, now)) break;
-      this.byLastHeartbeat.delete(entry.hiveId);
+    for (let entry = this.leastRecentlyHeard; entry !== null && !isLive(entry, this.liveness, now); entry = this.leastRecentlyHeard) {
+      this.unlinkHeard(entry);
       if (this.announceOffline(entry)) wentOffline.push(entry.hiveId);
     }
     for (const entry of this.awaitingFirstBeat) {
@@ -275,11 +299,11 @@ export class HiveRegistry {
     return this.index;
   }
 
-  /** Ids of hives online at `now`. */
+  /** Ids of hives online at `now`, most recently heard first: it reads only those. */
   activeHiveIds(now: number): string[] {
     const active: string[] = [];
-    for (const entry of this.byLastHeartbeat.values()) {
-      if (isLive(entry, this.liveness, now)) active.push(entry.hiveId);
+    for (let entry = this.mostRecentlyHeard; entry !== null && isLive(entry, this.liveness, now); entry = entry.heardBefore) {
+      active.push(entry.hiveId);
     }
     return active;
   }
@@ -375,6 +399,25 @@ export class HiveRegistry {
       if (entry) this.dropReservation(entry, first);
       else this.reservationBook.remove(first);
     }
+  }
+
+  private appendHeard(entry: HiveEntry): void {
+    entry.heardBefore = this.mostRecentlyHeard;
+    entry.heardAfter = null;
+    if (this.mostRecentlyHeard) this.mostRecentlyHeard.heardAfter = entry;
+    else this.leastRecentlyHeard = entry;
+    this.mostRecentlyHeard = entry;
+    entry.inHeardList = true;
+  }
+
+  private unlinkHeard(entry: HiveEntry): void {
+    if (!entry.inHeardList) return;
+    if (entry.heardBefore) entry.heardBefore.heardAfter = entry.heardAfter;
+    else this.leastRecentlyHeard = entry.heardAfter;
+    if (entry.heardAfter) entry.heardAfter.heardBefore = entry.heardBefore;
+    else this.mostRecentlyHeard = entry.heardBefore;
+    entry.heardBefore = entry.heardAfter = null;
+    entry.inHeardList = false;
   }
 
   private dropReservation(entry: HiveEntry, reservation: Reservation): void {

@@ -593,6 +593,7 @@ describe('POST /v1/heartbeat (SQLite)', () => {
 
       const v1 = capabilitiesOf(256, [{ index: 0, vramGiB: 80, name: 'A100' }, { index: 1, vramGiB: 80, name: 'A100' }], 64);
       let statements = queen.sqlStatements;
+      queen.clock.advance(STEP_MS / 10);
       expect((await send(v1)).body.capabilities_required).toBe(false);
       await writeBehind.flush();
       // The capabilities in one transaction (BEGIN, UPDATE, COMMIT), then the same three for the heartbeat times.
@@ -630,7 +631,10 @@ describe('POST /v1/heartbeat (SQLite)', () => {
       // More RAM, GPUs sent in another order: one write.
       const v2 = capabilitiesOf(512, [{ index: 1, vramGiB: 80, name: 'A100' }, { index: 0, vramGiB: 80, name: 'A100' }], 64);
       statements = queen.sqlStatements;
-      for (let i = 0; i < 20; i++) await send(v2);
+      for (let i = 0; i < 20; i++) {
+        queen.clock.advance(STEP_MS / 10);
+        await send(v2);
+      }
       await writeBehind.flush();
       expect(capabilityWrites()).toBe(1);
       // The capability change (BEGIN, UPDATE, COMMIT) and the heartbeat flush (the same three).

@@ -6,8 +6,8 @@
  * OpenAPI 3.0 dialect: `nullable` beside `type`, `example` on leaves.
  */
 import Ajv, { ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
 import { GPU_BACKENDS, WORKER_STATES } from '../../domain/fleet';
+import { isRfc3339 } from '../../domain/time';
 import type { FieldError } from '../../platform/http/problem';
 
 /** Most workers one heartbeat may carry. */
@@ -127,7 +127,8 @@ export interface HeartbeatBody {
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictTypes: false });
-addFormats(ajv, ['date-time']);
+// RFC 3339 date-time, checked without building strings or arrays: nine of them in a heartbeat of eight workers.
+ajv.addFormat('date-time', { type: 'string', validate: isRfc3339 });
 ajv.addVocabulary(['example']);
 const validate = ajv.compile<HeartbeatBody>(HEARTBEAT_SCHEMA);
 

@@ -19,7 +19,7 @@ interface BodyParserError {
  * of a few kilobytes nested thousands deep would otherwise exhaust the stack
  * of whatever walks it after parsing.
  */
-export function refuseDeepBodies(_req: Request, _res: Response, buf: Buffer): void {
+export function refuseDeepBodies(buf: Buffer): void {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < buf.length; i++) {
@@ -55,6 +55,9 @@ function toProblem(error: BodyParserError): ProblemException {
       return new ProblemException(HttpStatus.BAD_REQUEST, 'unreadable-body', 'request body could not be read (is its Content-Encoding right?)');
   }
 }
+
+/** refuseDeepBodies as body-parser's `verify` hook. */
+export const verifyDepth = (_req: Request, _res: Response, buf: Buffer): void => refuseDeepBodies(buf);
 
 /**
  * Express error middleware placed right after the body parser: every error
