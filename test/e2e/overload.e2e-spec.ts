@@ -11,13 +11,13 @@ import { TestQueen } from '../support/queen';
 
 /**
  * Keeps the event loop late at every turn for about `ms`, as a saturated
- * queen is: turns of 150 ms of work, with only the other callbacks between
+ * queen is: turns of 500 ms of work, with only the other callbacks between
  * them. The load monitor's reading runs in between, and sees it.
  */
 async function saturate(ms: number): Promise<void> {
   const end = performance.now() + ms;
   while (performance.now() < end) {
-    const until = performance.now() + 150;
+    const until = performance.now() + 500;
     while (performance.now() < until) {
       // busy: nothing else runs meanwhile
     }
@@ -30,7 +30,8 @@ describe('overload', () => {
   let hive: TestHive;
 
   beforeAll(async () => {
-    queen = await TestQueen.start({ env: { OVERLOAD_LAG_MS: '100', HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '15000' } });
+    // A bound well above what a busy test machine's pauses reach, and well below the saturation made here.
+    queen = await TestQueen.start({ env: { OVERLOAD_LAG_MS: '250', HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '15000' } });
     hive = await registerHive(queen, 'busy-hive');
   });
   afterAll(async () => {
@@ -44,7 +45,7 @@ describe('overload', () => {
   });
 
   it('sheds admin requests with 429 and Retry-After, answers heartbeats and spaces them out, while the loop runs late', async () => {
-    await saturate(800);
+    await saturate(1500);
     expect(queen.get(LoadMonitor).overloaded).toBe(true);
 
     const shed = await queen.http().post('/v1/hives').send({ id: 'refused-while-busy', host: '127.0.0.1', port: 1 });
