@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay, IntervalHistogram } from 'node:perf_hooks';
+import { IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { HttpStatus, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { QueenConfig } from '../config/queen-config';
@@ -22,11 +22,11 @@ const RETRY_AFTER_SECONDS = 1;
 export class LoadMonitor implements OnModuleInit, OnModuleDestroy {
   private readonly delay: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private timer: NodeJS.Timeout | undefined;
-  /**
-   * How late the event loop ran on average over the last window, in ms. The mean, not the worst: one
-   * long pause (a GC, start-up work) is not overload; a loop that is late at every turn is.
-   */
+  /** How late the event loop ran over the last window, in ms: the mean delay of its turns, or the window's own lateness. */
   private lagMs = 0;
+  /** The window before: overload is two late windows in a row, so one long pause (a GC, start-up work) is not. */
+  private previousLagMs = 0;
+  private lastReadAt = 0;
 
   constructor(
     private readonly config: QueenConfig,
@@ -36,8 +36,13 @@ export class LoadMonitor implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     if (this.config.overloadLagMs === 0) return;
     this.delay.enable();
+    this.lastReadAt = performance.now();
     this.timer = setInterval(() => {
-      this.lagMs = this.delay.count === 0 ? 0 : Math.max(0, this.delay.mean / 1e6 - RESOLUTION_MS);
+      const now = performance.now();
+      const mean = this.delay.count === 0 ? 0 : this.delay.mean / 1e6 - RESOLUTION_MS;
+      this.previousLagMs = this.lagMs;
+      this.lagMs = Math.max(0, mean, now - this.lastReadAt - WINDOW_MS);
+      this.lastReadAt = now;
       this.delay.reset();
     }, WINDOW_MS);
     this.timer.unref();
@@ -55,7 +60,8 @@ export class LoadMonitor implements OnModuleInit, OnModuleDestroy {
   }
 
   get overloaded(): boolean {
-    return this.config.overloadLagMs > 0 && this.lagMs > this.config.overloadLagMs;
+    const bound = this.config.overloadLagMs;
+    return bound > 0 && this.lagMs > bound && this.previousLagMs > bound;
   }
 
   /**
