@@ -81,6 +81,8 @@ export interface StartServerOptions {
   cwd?: string;
   /** Cores to pin the server to with `taskset` (e.g. `0`), where taskset exists. */
   cpus?: string;
+  /** Called with every line the child writes (stdout and stderr), e.g. to read `--trace-gc`. */
+  onLine?: (line: string) => void;
 }
 
 /** A server running as a child process of the benchmark, on its own loopback port. */
@@ -93,6 +95,7 @@ export class ChildServer {
     readonly name: string,
     readonly port: number,
     private readonly child: ChildProcess,
+    onLine?: (line: string) => void,
   ) {
     this.exitPromise = new Promise((done) => {
       child.once('exit', (code, signal) => {
@@ -101,15 +104,22 @@ export class ChildServer {
         done();
       });
     });
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.trim()) continue;
-        this.outputTail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
-        if (this.outputTail.length > 40) this.outputTail.shift();
-      }
+    // Per stream: a chunk may end in the middle of a line, which the next one finishes.
+    const reader = () => {
+      let partial = '';
+      return (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          onLine?.(line);
+          this.outputTail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+          if (this.outputTail.length > 40) this.outputTail.shift();
+        }
+      };
     };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
+    child.stdout?.on('data', reader());
+    child.stderr?.on('data', reader());
     running.add(this);
   }
 
@@ -125,7 +135,7 @@ export class ChildServer {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const server = new ChildServer(options.name, port, child);
+    const server = new ChildServer(options.name, port, child, options.onLine);
     await server.waitReady(options.readyPath ?? '/health/ready', options.readyTimeoutMs ?? 60_000);
     return server;
   }

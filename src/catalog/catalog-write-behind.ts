@@ -33,6 +33,8 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   private readonly logger = new Logger(CatalogWriteBehind.name);
   /** Per hive, for its life: the latest heartbeat time noted, and the latest written. Updated in place: nothing is allocated per beat. */
   private readonly heartbeatTimes = new Map<string, HeartbeatTime>();
+  /** Hives with a time to write: a flush reads these, not the whole fleet. */
+  private dirty = new Set<string>();
   private readonly statuses = new Map<string, StatusChange>();
   private readonly capabilities = new Map<string, HiveCapabilities>();
   private promptWrites: Promise<void> | null = null;
@@ -59,7 +61,10 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
 
   get pendingHeartbeats(): number {
     let pending = 0;
-    for (const time of this.heartbeatTimes.values()) if (time.noted > time.written) pending++;
+    for (const id of this.dirty) {
+      const time = this.heartbeatTimes.get(id);
+      if (time !== undefined && time.noted > time.written) pending++;
+    }
     return pending;
   }
 
@@ -71,6 +76,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
       this.heartbeatTimes.set(hiveId, time);
     }
     time.noted = at;
+    this.dirty.add(hiveId);
   }
 
   noteStatus(hiveId: string, status: HiveStatus, at?: Date): void {
@@ -96,6 +102,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   /** Drops what is pending for a hive deleted from the catalog, so a hive registered later under its id does not inherit it. */
   forget(hiveId: string): void {
     this.heartbeatTimes.delete(hiveId);
+    this.dirty.delete(hiveId);
     this.statuses.delete(hiveId);
     this.capabilities.delete(hiveId);
   }
@@ -113,10 +120,13 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
   }
 
   private async writeHeartbeats(): Promise<FlushReport | null> {
+    const dirty = this.dirty;
+    this.dirty = new Set();
     const batch = new Map<string, Date>();
     const writing: [HeartbeatTime, number][] = [];
-    for (const [id, time] of this.heartbeatTimes) {
-      if (time.noted <= time.written) continue;
+    for (const id of dirty) {
+      const time = this.heartbeatTimes.get(id);
+      if (time === undefined || time.noted <= time.written) continue;
       batch.set(id, new Date(time.noted));
       writing.push([time, time.noted]);
     }
@@ -126,6 +136,7 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
       await this.catalog.recordHeartbeats(batch);
     } catch (error) {
       // Nothing is marked written: the next tick writes the latest of each again.
+      for (const id of batch.keys()) this.dirty.add(id);
       this.logger.warn(`could not write ${batch.size} heartbeat time(s), will retry: ${(error as Error).message}`);
       return null;
     }

@@ -18,8 +18,13 @@ import {
   SshSettingsInput,
 } from './catalog.types';
 
-/** Rows per UPDATE when flushing heartbeat times; keeps well under SQLite's bound-parameter limit. */
-const FLUSH_CHUNK = 500;
+/**
+ * Rows per UPDATE (well under SQLite's bound-parameter limit), and per
+ * transaction when flushing heartbeat times: a few milliseconds of database
+ * work each, so that the flush of a large fleet never holds the writer's turn
+ * (or the CPU) for long.
+ */
+const FLUSH_CHUNK = 1000;
 
 /**
  * How long a write waits for the one writer's turn before the caller is told
@@ -175,7 +180,7 @@ export class HiveCatalog implements OnModuleInit {
         // Each changed column of many hives in a few statements: a fleet coming online is one transaction of few statements.
         for (const property of ['status', 'lastHeartbeatAt', 'capabilities'] as const) {
           const entries = changed.filter(({ fields }) => fields.has(property)).map(({ row }): [string, unknown] => [row.id, row[property]]);
-          for (let i = 0; i < entries.length; i += FLUSH_CHUNK) await this.updateByCase(manager, property, entries.slice(i, i + FLUSH_CHUNK));
+          for (let i = 0; i < entries.length; i += FLUSH_CHUNK) await this.updateMany(manager, property, entries.slice(i, i + FLUSH_CHUNK));
         }
       });
       for (const { row } of changed) this.remember(row);
@@ -205,31 +210,32 @@ export class HiveCatalog implements OnModuleInit {
   }
 
   /**
-   * Writes many hives' last heartbeat times in one transaction, a few
-   * statements per thousand hives. Hives deleted meanwhile are skipped.
+   * Writes many hives' last heartbeat times, one statement and one
+   * transaction per {@link FLUSH_CHUNK} hives, each taking the writer's turn
+   * on its own so that operators' writes go in between. Hives deleted
+   * meanwhile are skipped.
    */
   async recordHeartbeats(batch: ReadonlyMap<string, Date>): Promise<void> {
-    if (batch.size === 0) return;
-    await this.write(async () => {
-      const entries = [...batch].filter(([id]) => this.hives.has(id));
-      if (entries.length === 0) return;
-      await this.dataSource.transaction(async (manager) => {
-        for (let i = 0; i < entries.length; i += FLUSH_CHUNK) {
-          await this.updateByCase(manager, 'lastHeartbeatAt', entries.slice(i, i + FLUSH_CHUNK));
+    const entries = [...batch];
+    for (let i = 0; i < entries.length; i += FLUSH_CHUNK) {
+      await this.write(async () => {
+        const chunk = entries.slice(i, i + FLUSH_CHUNK).filter(([id]) => this.hives.has(id));
+        if (chunk.length === 0) return;
+        await this.dataSource.transaction((manager) => this.updateMany(manager, 'lastHeartbeatAt', chunk));
+        for (const [id, at] of chunk) {
+          const row = this.hives.get(id);
+          if (row && (!row.lastHeartbeatAt || row.lastHeartbeatAt < at)) row.lastHeartbeatAt = at;
         }
       });
-      for (const [id, at] of entries) {
-        const row = this.hives.get(id);
-        if (row && (!row.lastHeartbeatAt || row.lastHeartbeatAt < at)) row.lastHeartbeatAt = at;
-      }
-    });
+    }
   }
 
   /**
-   * One column of many hives in one statement:
-   * `UPDATE hives SET <column> = CASE id WHEN ? THEN ? ... ELSE <column> END WHERE id IN (...)`.
+   * One column of many hives in one statement, joined to a list of values:
+   * `UPDATE hives SET <column> = v.column2 FROM (VALUES (?, ?), ...) AS v WHERE hives.id = v.column1`
+   * (SQLite and PostgreSQL both name a VALUES list's columns column1, column2).
    */
-  private async updateByCase(
+  private async updateMany(
     manager: EntityManager,
     property: 'status' | 'lastHeartbeatAt' | 'capabilities',
     entries: [string, unknown][],
@@ -239,21 +245,13 @@ export class HiveCatalog implements OnModuleInit {
     const isPostgres = driver.options.type === 'postgres';
     const cast = isPostgres && property === 'lastHeartbeatAt' ? '::timestamptz' : '';
     const params: unknown[] = [];
-    const placeholder = () => (isPostgres ? `$${params.length}` : '?');
-    const cases = entries
-      .map(([id, value]) => {
-        params.push(id);
-        const idParam = placeholder();
-        params.push(driver.preparePersistentValue(value, column));
-        return `WHEN ${idParam} THEN ${placeholder()}${cast}`;
-      })
-      .join(' ');
-    const ids = entries.map(([id]) => {
-      params.push(id);
-      return placeholder();
-    });
+    const rows: string[] = [];
+    for (const [id, value] of entries) {
+      params.push(id, driver.preparePersistentValue(value, column));
+      rows.push(isPostgres ? `($${params.length - 1}, $${params.length}${cast})` : '(?, ?)');
+    }
     const name = column.databaseName;
-    await manager.query(`UPDATE hives SET ${name} = CASE id ${cases} ELSE ${name} END WHERE id IN (${ids.join(', ')})`, params);
+    await manager.query(`UPDATE hives SET ${name} = v.column2 FROM (VALUES ${rows.join(', ')}) AS v WHERE hives.id = v.column1`, params);
   }
 
   /**

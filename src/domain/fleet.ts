@@ -33,9 +33,16 @@ export interface HiveCapabilities {
   gpus: GpuCapability[];
 }
 
-/** Device key as used on the wire and in usage: `cuda:0`, `metal:1`. */
+const DEVICE_KEYS: Record<GpuBackend, string[]> = { cuda: [], metal: [] };
+
+/**
+ * Device key as used on the wire and in usage: `cuda:0`, `metal:1`. One string
+ * per device for the process's life: a fleet's workers and devices hold
+ * hundreds of thousands of references to a handful of keys.
+ */
 export function gpuDeviceKey(backend: GpuBackend, index: number): string {
-  return `${backend}:${index}`;
+  const keys = DEVICE_KEYS[backend];
+  return keys[index] ?? (index < 1024 ? (keys[index] = `${backend}:${index}`) : `${backend}:${index}`);
 }
 
 /** Backend, then index: the order devices are listed in, and placement's tie-break within a hive. */

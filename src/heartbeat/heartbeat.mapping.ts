@@ -1,4 +1,4 @@
-import type { HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
+import { gpuDeviceKey, GpuBackend, HiveCapabilities, WorkerBackend, WorkerState } from '../domain/fleet';
 import type { WorkerReport } from '../registry/registry.types';
 import type { HeartbeatCapabilities, HeartbeatWorker } from './dto/heartbeat.schema';
 
@@ -14,7 +14,7 @@ export function toWorkerReport(worker: HeartbeatWorker): WorkerReport {
     state: worker.state as WorkerState,
     backend,
     deviceId,
-    device: onGpu ? `${backend}:${deviceId}` : 'cpu',
+    device: onGpu ? gpuDeviceKey(backend as GpuBackend, deviceId!) : 'cpu',
     vramBytes: onGpu ? (worker.vram_bytes ?? 0) : 0,
     ramBytes: worker.ram_bytes ?? 0,
     url: worker.url ?? null,

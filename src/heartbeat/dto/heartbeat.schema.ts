@@ -176,10 +176,16 @@ export function checkHeartbeat(body: Record<string, unknown>): FieldError[] | nu
   });
 }
 
+/** Each known name as one shared string, so that the registry's many workers do not each keep a copy of `idle`. */
+const KNOWN_NAMES = new Map<string, string>([...WORKER_STATES, ...GPU_BACKENDS, 'cpu'].map((name) => [name, name]));
+
 function lowerCase(object: unknown, key: string): void {
   if (typeof object !== 'object' || object === null) return;
   const record = object as Record<string, unknown>;
-  if (typeof record[key] === 'string') record[key] = (record[key] as string).toLowerCase();
+  const value = record[key];
+  if (typeof value !== 'string') return;
+  const lower = KNOWN_NAMES.has(value) ? value : value.toLowerCase();
+  record[key] = KNOWN_NAMES.get(lower) ?? lower;
 }
 
 function lowerCaseNames(body: Record<string, unknown>): void {
