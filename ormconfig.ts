@@ -7,4 +7,4 @@ import { DataSource } from 'typeorm';
 import { loadConfig } from './src/platform/config/queen-config';
 import { buildDataSourceOptions } from './src/catalog/database/database-options';
 
-export default new DataSource({ ...buildDataSourceOptions(loadConfig(process.env).database), migrationsRun: false });
+export default new DataSource(buildDataSourceOptions(loadConfig(process.env).database));

@@ -78,6 +78,7 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
   const config = loadConfig({ DATABASE_URL: `sqlite://${join(dir, 'queen.sqlite')}`, QUEEN_DATA_DIR: dir, LOG_LEVEL: 'silent' });
   const clock = new ManualClock(Date.parse('2026-11-27T10:00:00Z'));
   const dataSource = await new DataSource(buildDataSourceOptions(config.database)).initialize();
+  await dataSource.runMigrations();
   try {
     const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock);
     const registry = new HiveRegistry(config.heartbeatTimeoutMs, clock.now());

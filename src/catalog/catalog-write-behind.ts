@@ -56,7 +56,18 @@ export class CatalogWriteBehind implements OnModuleInit, BeforeApplicationShutdo
 
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
+    const heartbeats = this.pendingHeartbeats;
+    const changedHives = this.hivesWithPendingChanges();
     await this.flush();
+    const unwritten = this.pendingHeartbeats + this.hivesWithPendingChanges();
+    if (unwritten > 0) this.logger.error(`shutdown: ${unwritten} hive(s) with changes the catalog could not take; they are lost`);
+    else this.logger.log(`shutdown: catalog flushed (${heartbeats} heartbeat time(s), status or capability changes of ${changedHives} hive(s))`);
+  }
+
+  private hivesWithPendingChanges(): number {
+    let count = this.statuses.size;
+    for (const id of this.capabilities.keys()) if (!this.statuses.has(id)) count++;
+    return count;
   }
 
   get pendingHeartbeats(): number {

@@ -49,6 +49,45 @@ function listening(child: ChildProcess, output: { stdout: string; stderr: string
   });
 }
 
+interface LogLine {
+  level: number;
+  msg?: string;
+}
+
+/** Every line of `text` parsed as JSON (a line that is not JSON fails the test). */
+function jsonLines(text: string): LogLine[] {
+  return text
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+/**
+ * Runs the built server with `args` and only `env` (plus PATH). Resolves with what it printed: when it
+ * exits, or (`until: 'listening'`) once it listens, after which it is stopped with SIGTERM.
+ */
+async function run(
+  args: string[],
+  env: Record<string, string>,
+  until: 'exit' | 'listening' = 'exit',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const output = { stdout: '', stderr: '' };
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output.stderr += chunk));
+  try {
+    if (until === 'listening') {
+      await listening(child, output);
+      child.kill('SIGTERM');
+    }
+    const { code } = await exitOf(child, 20_000);
+    return { code, ...output };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
 function queryRows(file: string, sql: string): Promise<Record<string, unknown>[]> {
   return new Promise((resolve, reject) => {
     const db = new Database(file, (openError) => {
@@ -103,6 +142,72 @@ describe('the built server process', () => {
 
     const rows = await queryRows(database, 'SELECT id, host, port FROM hives');
     expect(rows).toEqual([{ id: 'before-sigterm', host: '10.0.0.5', port: 7835 }]);
+
+    // Every line is JSON, and the start and the stop are told: the migration, the flush, what was closed.
+    const messages = jsonLines(output.stdout).map((line) => line.msg);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'applied migration CreateHives1764201600000',
+        expect.stringMatching(/^queen listening on http:\/\/127\.0\.0\.1:\d+ \(database: sqlite /),
+        'SIGTERM: no new requests; writing what is pending, then closing',
+        expect.stringMatching(/^shutdown: catalog flushed \(\d+ heartbeat time\(s\)/),
+        'shutdown: 0 event stream(s) closed',
+        expect.stringMatching(/^stopped in \d+ ms: HTTP server, event streams and database closed$/),
+      ]),
+    );
+    // Nest's narration of each module and route is debug, not info.
+    expect(messages.some((message) => /dependencies initialized|Mapped \{/.test(message ?? ''))).toBe(false);
+
+    // A second start on the same database finds nothing to migrate, and says so.
+    const again = await run([], { PORT: String(await freePort()), DATABASE_URL: `sqlite://${database}`, QUEEN_DATA_DIR: dir, LOG_LEVEL: 'info' }, 'listening');
+    expect(jsonLines(again.stdout).map((line) => line.msg)).toContain('schema up to date (1 migration(s) applied earlier)');
+  });
+
+  it('reports a database it cannot reach in JSON lines naming host and port, with bounded retries, and exits 1', async () => {
+    const port = await freePort();
+    const result = await run([], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/test`, QUEEN_DATA_DIR: dir, LOG_LEVEL: 'info' });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 1, stderr: '' });
+    const lines = jsonLines(result.stdout);
+    const where = `postgres 127.0.0.1:${port}/test`;
+    expect(lines.map(({ level, msg }) => [level, msg])).toEqual([
+      [40, `cannot reach the database (${where}): connect ECONNREFUSED 127.0.0.1:${port}; attempt 1 of 3, next in 1 s`],
+      [40, `cannot reach the database (${where}): connect ECONNREFUSED 127.0.0.1:${port}; attempt 2 of 3, next in 1 s`],
+      [60, `failed to start: cannot open the database (${where}) after 3 attempts: connect ECONNREFUSED 127.0.0.1:${port}`],
+    ]);
+  });
+
+  it('does not retry what waiting cannot mend: a database that does not exist', async () => {
+    const result = await run([], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/queen_no_such_database', QUEEN_DATA_DIR: dir, LOG_LEVEL: 'info' });
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout).map(({ level, msg }) => [level, msg])).toEqual([
+      [60, 'failed to start: cannot open the database (postgres 127.0.0.1:5432/queen_no_such_database): database "queen_no_such_database" does not exist'],
+    ]);
+  });
+
+  it.each([
+    ['a one-character admin token', { QUEEN_API_TOKEN: '§' }, 'QUEEN_API_TOKEN must be at least 16 characters'],
+    ['a 15-character admin token', { QUEEN_API_TOKEN: 'fifteen-chars-x' }, 'QUEEN_API_TOKEN must be at least 16 characters'],
+    ['a port out of range', { PORT: '70000' }, 'PORT must not be greater than 65535'],
+  ])('refuses to start with %s, in one JSON line that does not repeat the secret', async (_name, env, message) => {
+    const result = await run([], { QUEEN_DATA_DIR: dir, ...env });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 1, stderr: '' });
+    const lines = jsonLines(result.stdout);
+    expect(lines).toEqual([expect.objectContaining({ level: 60, msg: expect.stringContaining(message) })]);
+    if (env.QUEEN_API_TOKEN) expect(result.stdout).not.toContain(env.QUEEN_API_TOKEN);
+    expect(existsSync(join(dir, 'queen.sqlite'))).toBe(false);
+  });
+
+  it('prints usage and the environment it reads on --help, and starts nothing', async () => {
+    const result = await run(['--help'], { QUEEN_DATA_DIR: dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: queen \[--help\]/);
+    for (const variable of ['PORT', 'HOST', 'QUEEN_API_TOKEN', 'DATABASE_URL', 'HEARTBEAT_TIMEOUT_MS', 'LOG_LEVEL']) {
+      expect(result.stdout).toMatch(new RegExp(`^  ${variable} +\\S`, 'm'));
+    }
+    expect(existsSync(join(dir, 'queen.sqlite'))).toBe(false);
+    const wrong = await run(['--port', '1'], { QUEEN_DATA_DIR: dir });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("unknown option '--port'");
   });
 
   it('logs JSON lines with request ids, no heartbeat lines and no secret', async () => {

@@ -6,8 +6,8 @@ import { SqlStatementCounter } from './sql-statement-counter';
 
 /**
  * The one source of database options, for the app and for the migration CLI
- * (ormconfig.ts). The schema comes from migrations, run at start; it is never
- * synchronised from the entities.
+ * (ormconfig.ts). The schema comes from migrations, run at start by
+ * `openDatabase` (or `npm run migration:run`); it is never synchronised from the entities.
  */
 export function buildDataSourceOptions(
   settings: DatabaseSettings,
@@ -16,7 +16,7 @@ export function buildDataSourceOptions(
   const common = {
     entities: [HiveEntity],
     migrations: [CreateHives1764201600000],
-    migrationsRun: true,
+    migrationsRun: false,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,
     logger,

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DatabaseSettings } from '../../platform/config/queen-config';
 import { QueenMetrics } from '../../platform/metrics/queen-metrics';
 import { buildDataSourceOptions } from './database-options';
+import { openDatabase } from './open-database';
 import { SqlStatementCounter } from './sql-statement-counter';
 
 /** The TypeORM connection, migrated at start, and the counter of statements sent through it. */
@@ -18,7 +19,14 @@ export class DatabaseModule implements OnModuleInit {
     return {
       module: DatabaseModule,
       global: true,
-      imports: [TypeOrmModule.forRoot(buildDataSourceOptions(settings, counter))],
+      imports: [
+        TypeOrmModule.forRootAsync({
+          // openDatabase retries and says so itself; Nest's own retry loop (ten tries, three seconds apart,
+          // a stack trace each) is turned off.
+          useFactory: () => ({ ...buildDataSourceOptions(settings, counter), toRetry: () => false }),
+          dataSourceFactory: (options) => openDatabase(options!, settings),
+        }),
+      ],
       providers: [{ provide: SqlStatementCounter, useValue: counter }],
       exports: [SqlStatementCounter],
     };

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './queen-config';
+import { getMetadataStorage } from 'class-validator';
+import { ConfigError, ENVIRONMENT_HELP, EnvironmentVariables, loadConfig } from './queen-config';
 
 const CWD = '/srv/queen';
 const TOKEN = 'a-long-admin-token-123';
@@ -49,6 +50,13 @@ describe('loadConfig', () => {
     it('uses the process working directory when none is given', () => {
       expect(loadConfig({}).dataDir).toBe(join(process.cwd(), 'data'));
     });
+  });
+
+  it('documents in --help exactly the variables it reads', () => {
+    const read = getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
+      .map(({ propertyName }) => propertyName);
+    expect(ENVIRONMENT_HELP.map(([name]) => name).sort()).toEqual([...new Set(read)].sort());
   });
 
   it('listens on all interfaces by default once an admin token is set', () => {
@@ -125,7 +133,9 @@ describe('loadConfig', () => {
       ['a postgres URL that does not parse', { DATABASE_URL: 'postgres://a b' }, 'DATABASE_URL'],
       ['a short secret key', { QUEEN_SECRET_KEY: 'short' }, 'QUEEN_SECRET_KEY'],
       ['a 31-byte hex secret key', { QUEEN_SECRET_KEY: 'ab'.repeat(31) }, 'QUEEN_SECRET_KEY'],
-      ['an admin token with whitespace', { QUEEN_API_TOKEN: 'two words' }, 'QUEEN_API_TOKEN'],
+      ['an admin token with whitespace', { QUEEN_API_TOKEN: 'two words in a long token' }, 'QUEEN_API_TOKEN'],
+      ['a one-character admin token', { QUEEN_API_TOKEN: 'x' }, 'QUEEN_API_TOKEN'],
+      ['a 15-character admin token', { QUEEN_API_TOKEN: 'x'.repeat(15) }, 'QUEEN_API_TOKEN'],
       ['a public HOST without an admin token', { HOST: '0.0.0.0' }, 'HOST'],
       ['a LAN HOST without an admin token', { HOST: '10.0.0.5' }, 'HOST'],
       ['a heartbeat timeout equal to the interval', { HEARTBEAT_INTERVAL_MS: '5000', HEARTBEAT_TIMEOUT_MS: '5000' }, 'HEARTBEAT_TIMEOUT_MS'],
@@ -143,6 +153,7 @@ describe('loadConfig', () => {
       expect(configError({ PORT: 'abc' }).message).toMatch(/PORT must be an integer/);
       expect(configError({ PORT: '70000' }).message).toMatch(/PORT must not be greater than 65535/);
       expect(configError({ HEARTBEAT_INTERVAL_MS: 'soon' }).message).toMatch(/HEARTBEAT_INTERVAL_MS must be an integer/);
+      expect(configError({ QUEEN_API_TOKEN: 'x' }).message).toMatch(/QUEEN_API_TOKEN must be at least 16 characters/);
     });
 
     it('keeps a bad value on one line, quoted', () => {
@@ -177,7 +188,7 @@ describe('the built server', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('exits 1 on PORT=abc with one stderr line naming PORT', () => {
+  it('exits 1 on PORT=abc with one JSON log line naming PORT', () => {
     const result = spawnSync(process.execPath, [main], {
       cwd: dir,
       env: { PATH: process.env.PATH, PORT: 'abc', QUEEN_DATA_DIR: dir },
@@ -186,10 +197,13 @@ describe('the built server', () => {
     });
     expect(result.error).toBeUndefined();
     expect(result.status).toBe(1);
-    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.split('\n').filter((line) => line !== '');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^queen: .*\bPORT\b/);
-    expect(lines[0]).toContain('"abc"');
+    const { level, msg } = JSON.parse(lines[0]) as { level: number; msg: string };
+    expect(level).toBe(60);
+    expect(msg).toMatch(/^invalid configuration: PORT must be an integer/);
+    expect(msg).toContain('"abc"');
     // It stopped before opening anything: no database file was created.
     expect(existsSync(join(dir, 'queen.sqlite'))).toBe(false);
   });

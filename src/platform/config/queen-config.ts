@@ -21,7 +21,7 @@ const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
 
 /** The environment as the queen reads it. Unset variables take the defaults below. */
-class EnvironmentVariables {
+export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(65535)
   PORT?: number;
 
@@ -43,7 +43,8 @@ class EnvironmentVariables {
   })
   QUEEN_SECRET_KEY?: string;
 
-  @IsOptional() @IsString() @MinLength(1) @MaxLength(512)
+  @IsOptional() @IsString() @MaxLength(512)
+  @MinLength(16, { message: 'QUEEN_API_TOKEN must be at least 16 characters: a short token can be guessed (try: openssl rand -base64 32)' })
   @Matches(/^\S+$/, { message: 'QUEEN_API_TOKEN must not contain whitespace' })
   QUEEN_API_TOKEN?: string;
 
@@ -98,6 +99,24 @@ export class QueenConfig {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Every variable the queen reads, its default and meaning, as `--help` prints them. */
+export const ENVIRONMENT_HELP: readonly (readonly [name: string, defaultValue: string, meaning: string])[] = [
+  ['PORT', '7833', 'HTTP port'],
+  ['HOST', '127.0.0.1 (0.0.0.0 with a token)', 'listen address; a non-loopback address needs QUEEN_API_TOKEN'],
+  ['QUEEN_API_TOKEN', 'unset', 'bearer token for admin routes, at least 16 characters'],
+  ['DATABASE_URL', 'sqlite://<data dir>/queen.sqlite', 'sqlite:///abs/path, sqlite://rel/path, sqlite::memory: or postgres://user@host:5432/db'],
+  ['QUEEN_DATA_DIR', './data', 'SQLite file and the generated secret key'],
+  ['QUEEN_SECRET_KEY', '<data dir>/secret.key', '32 bytes (64 hex or 44 base64) encrypting SSH secrets at rest'],
+  ['HEARTBEAT_INTERVAL_MS', '5000', 'next_heartbeat_ms told to hives'],
+  ['HEARTBEAT_TIMEOUT_MS', '15000', 'silent longer than this: offline'],
+  ['LIVENESS_SWEEP_MS', '1000', 'how often silence is checked'],
+  ['CATALOG_FLUSH_MS', '5000', 'how often coalesced heartbeat times are written'],
+  ['RESERVATION_TTL_MS', '60000', 'how long capacity is held for a starting worker'],
+  ['HIVE_REQUEST_TIMEOUT_MS', '5000', 'timeout of each call to a hive'],
+  ['OVERLOAD_LAG_MS', '100', 'event-loop lateness that sheds admin requests; 0 turns shedding off'],
+  ['LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+];
 
 /** Variables whose values must not reach stderr or the logs, even when they are wrong. */
 const SECRET_VARIABLES = new Set(['QUEEN_SECRET_KEY', 'QUEEN_API_TOKEN']);

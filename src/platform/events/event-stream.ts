@@ -146,11 +146,13 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
   /** Ends open streams, so they do not hold `app.close()` (and the HTTP server) open. */
   beforeApplicationShutdown(): void {
     this.shuttingDown = true;
+    const open = this.clients.size;
     for (const client of [...this.clients]) {
       this.remove(client);
       client.res.end();
     }
     this.stop();
+    this.logger.log(`shutdown: ${open} event stream(s) closed`);
   }
 
   private start(): void {
