@@ -112,8 +112,8 @@ async function main(): Promise<number> {
     samples.push({
       minute,
       rssBytes: server.memory()?.rssBytes ?? null,
-      heapTotalBytes: sample(metrics, 'queen_nodejs_heap_size_total_bytes'),
-      heapUsedBytes: sample(metrics, 'queen_nodejs_heap_size_used_bytes'),
+      heapTotalBytes: sample(metrics, 'nodejs_heap_size_total_bytes'),
+      heapUsedBytes: sample(metrics, 'nodejs_heap_size_used_bytes'),
       p99Ms,
     });
     progress(`  ${fmtNum(minute, 1)} min: RSS ${fmtMiB(samples.at(-1)!.rssBytes)}, p99 ${p99Ms} ms`);

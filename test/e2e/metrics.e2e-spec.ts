@@ -1,9 +1,12 @@
 /** GET /metrics: Prometheus text with the fleet, heartbeat, placement and catalog figures. */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { CatalogWriteBehind } from '../../src/catalog/catalog-write-behind';
 import { TestQueen } from '../support/queen';
 import { iso, sendHeartbeat } from '../support/heartbeats';
 
 const GiB = 2 ** 30;
+const PROMTOOL = '/usr/bin/promtool';
 
 /** The value of one sample line, e.g. `queen_hives{status="online"}`; undefined when absent. */
 function sample(text: string, series: string): number | undefined {
@@ -56,7 +59,17 @@ describe('GET /metrics', () => {
     expect(sample(text, 'queen_sql_statements_total')).toBe(queen.sqlStatements);
     expect(sample(text, 'queen_event_clients')).toBe(0);
     expect(text).toContain('# TYPE queen_placements_total counter');
-    expect(text).toContain('queen_process_resident_memory_bytes');
+    expect(text).toContain('\nprocess_resident_memory_bytes ');
+    expect(text).toContain('\nnodejs_heap_size_used_bytes ');
+  });
+
+  it('passes promtool check metrics', async () => {
+    if (!existsSync(PROMTOOL)) {
+      throw new Error(`this test needs promtool at ${PROMTOOL}; install it with: apt-get update && apt-get install -y prometheus`);
+    }
+    const text = (await queen.http().get('/metrics').expect(200)).text;
+    const lint = spawnSync(PROMTOOL, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect({ status: lint.status, problems: `${lint.stdout}${lint.stderr}` }).toEqual({ status: 0, problems: '' });
   });
 
   it('counts placement decisions by result', async () => {

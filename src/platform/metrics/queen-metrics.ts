@@ -73,7 +73,13 @@ export class QueenMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'queen_' });
+    // Process and Node.js metrics under their standard names, so stock dashboards find them. Three of them
+    // are gauges named `_total`, which Prometheus reserves for counters; each is the sum of its per-type
+    // gauge (`sum(nodejs_active_handles)`), so they are left out.
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
     const sqlStatements = () => this.sqlStatements?.() ?? 0;
     new Counter({
       name: 'queen_sql_statements_total',
