@@ -8,5 +8,7 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json' }],
   },
   testEnvironment: 'node',
+  // Every response of a test queen is checked against the OpenAPI document (test/support/contract.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/contract-check.ts'],
   testTimeout: 30000,
 };

@@ -1,6 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiAdminProblems, ApiProblemResponse } from '../platform/docs/problem-responses';
+import { ApiAdminProblems, ApiProblem } from '../platform/docs/problem-responses';
 import { HiveDto, HiveListDto, ListHivesQueryDto } from './dto/hive.dto';
 import { HiveStateDto } from './dto/live-state.dto';
 import { FleetView } from './fleet-view';
@@ -15,7 +15,11 @@ const ApiHiveId = () => ApiParam({ name: 'id', description: 'Hive id', example: 
 export class HiveViewsController {
   constructor(private readonly fleet: FleetView) {}
 
-  /** Lists hives by id, optionally only those with one status. */
+  /**
+   * List hives
+   * @remarks One page of hives sorted by id, optionally only those with one status, with how many match
+   * in all.
+   */
   @Get()
   @ApiOkResponse({ type: HiveListDto, description: 'One page of hives and how many match in all' })
   list(@Query() query: ListHivesQueryDto): HiveListDto {
@@ -23,27 +27,36 @@ export class HiveViewsController {
   }
 
   /**
-   * Ids of hives heard from within HEARTBEAT_TIMEOUT_MS, sorted.
-   * @example ["gpu-node-01"]
+   * List the ids of live hives
+   * @remarks Ids of the hives heard from within HEARTBEAT_TIMEOUT_MS, sorted.
    */
   @Get('active')
+  @ApiOkResponse({ description: 'Ids of live hives, sorted', schema: { type: 'array', items: { type: 'string' }, example: ['gpu-node-01'] } })
   active(): string[] {
     return this.fleet.activeHiveIds();
   }
 
-  /** One hive, without its SSH secret. */
+  /**
+   * Get a hive
+   * @remarks The hive's catalog entry and live status, without its SSH secret.
+   */
   @Get(':id')
   @ApiHiveId()
-  @ApiOkResponse({ type: HiveDto })
-  @ApiProblemResponse(404, 'No such hive')
+  @ApiOkResponse({ type: HiveDto, description: 'The hive' })
+  @ApiProblem(404, 'No such hive')
   get(@Param('id') id: string): HiveDto {
     return this.fleet.hive(id);
   }
 
-  /** Workers, per-GPU and RAM usage of one hive as its heartbeats and reservations show them. */
+  /**
+   * Get a hive's live state
+   * @remarks Workers, per-GPU and RAM usage of one hive as its latest heartbeat and the queen's
+   * reservations show them.
+   */
   @Get(':id/state')
   @ApiHiveId()
-  @ApiProblemResponse(404, 'No such hive')
+  @ApiOkResponse({ type: HiveStateDto, description: 'Live state of the hive' })
+  @ApiProblem(404, 'No such hive')
   state(@Param('id') id: string): HiveStateDto {
     return this.fleet.state(id);
   }

@@ -3,12 +3,12 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse,
 import { HiveDto } from '../fleet/dto/hive.dto';
 import { FleetView } from '../fleet/fleet-view';
 import { Clock } from '../platform/clock/clock';
-import { ApiAdminProblems, ApiProblemResponse } from '../platform/docs/problem-responses';
+import { ApiAdminProblems, ApiBodyProblems, ApiDatabaseProblem, ApiProblem } from '../platform/docs/problem-responses';
 import { CreatedHiveDto, CreateHiveDto, HiveTokenDto, PatchHiveDto } from './dto/hive.dto';
 import { HivesService } from './hives.service';
 
 const ApiHiveId = () => ApiParam({ name: 'id', description: 'Hive id', example: 'gpu-node-01' });
-const ApiNoSuchHive = () => ApiProblemResponse(404, 'No such hive');
+const ApiNoSuchHive = () => ApiProblem(404, 'No such hive');
 
 @ApiTags('hives')
 @ApiBearerAuth()
@@ -21,11 +21,16 @@ export class HivesController {
     private readonly clock: Clock,
   ) {}
 
-  /** Registers a hive. The response carries its heartbeat token, shown this once. */
+  /**
+   * Register a hive
+   * @remarks Adds a hive to the catalog with status `unknown` until its first heartbeat. The answer
+   * carries the hive's heartbeat token, shown this once: give it to the hive agent.
+   */
   @Post()
   @ApiCreatedResponse({ type: CreatedHiveDto, description: 'The hive, with its heartbeat token' })
-  @ApiProblemResponse(409, 'A hive with this id exists')
-  @ApiProblemResponse(413, 'Request body larger than 1 MiB')
+  @ApiProblem(409, 'A hive with this id exists')
+  @ApiBodyProblems()
+  @ApiDatabaseProblem()
   async create(@Body() body: CreateHiveDto): Promise<CreatedHiveDto> {
     const { hive, token } = await this.hives.create({
       id: body.id,
@@ -42,12 +47,18 @@ export class HivesController {
     return { ...this.fleet.toHiveDto(hive, this.clock.now()), heartbeat_token: token };
   }
 
-  /** Changes host, port, SSH settings, labels or the cordon flag. */
+  /**
+   * Change a hive
+   * @remarks Changes host, port, SSH settings, labels or the cordon flag; fields left out keep their
+   * value, and `ssh: null` removes the stored SSH settings. A cordoned hive keeps its workers but is
+   * offered no new ones.
+   */
   @Patch(':id')
   @ApiHiveId()
   @ApiOkResponse({ type: HiveDto, description: 'The hive as changed' })
   @ApiNoSuchHive()
-  @ApiProblemResponse(413, 'Request body larger than 1 MiB')
+  @ApiBodyProblems()
+  @ApiDatabaseProblem()
   async update(@Param('id') id: string, @Body() body: PatchHiveDto): Promise<HiveDto> {
     const hive = await this.hives.update(id, {
       host: body.host,
@@ -61,22 +72,31 @@ export class HivesController {
     return this.fleet.toHiveDto(hive, this.clock.now());
   }
 
-  /** Removes a hive from the catalog, with its SSH secret and token. */
+  /**
+   * Remove a hive
+   * @remarks Removes the hive from the catalog with its SSH secret and token; its heartbeats are
+   * refused from then on. Its workers are not stopped.
+   */
   @Delete(':id')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiHiveId()
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiNoSuchHive()
+  @ApiDatabaseProblem()
   async remove(@Param('id') id: string): Promise<void> {
     await this.hives.remove(id);
   }
 
-  /** Issues a new heartbeat token; the old one stops working at once. */
+  /**
+   * Rotate a hive's heartbeat token
+   * @remarks Issues a new heartbeat token, shown this once; the old one stops working at once.
+   */
   @Post(':id/token')
   @HttpCode(HttpStatus.OK)
   @ApiHiveId()
   @ApiOkResponse({ type: HiveTokenDto, description: 'The new token, shown this once' })
   @ApiNoSuchHive()
+  @ApiDatabaseProblem()
   async rotateToken(@Param('id') id: string): Promise<HiveTokenDto> {
     return { heartbeat_token: await this.hives.rotateToken(id) };
   }

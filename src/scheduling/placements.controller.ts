@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, HttpStatus, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ApiAdminProblems, ApiProblemResponse } from '../platform/docs/problem-responses';
-import { PlacementDto, PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAdminProblems, ApiBodyProblems, ApiProblem } from '../platform/docs/problem-responses';
+import { PLACEMENT_REQUEST_EXAMPLES, PlacementDto, PlacementRejectedDto, PlacementRequestDto } from './dto/placement.dto';
 import { PlacementService } from './placement.service';
 import { toPlacementDto, toPlacementRequest } from './scheduling.mapping';
 
@@ -12,11 +12,18 @@ import { toPlacementDto, toPlacementRequest } from './scheduling.mapping';
 export class PlacementsController {
   constructor(private readonly placements: PlacementService) {}
 
-  /** Where a worker would go now: a plan only, nothing is reserved or started. */
+  /**
+   * Plan a placement
+   * @remarks Where a worker with these needs would go now: the hive and GPU that fit best. A plan only:
+   * nothing is reserved or started.
+   */
   @Post()
   @HttpCode(HttpStatus.OK)
-  @ApiProblemResponse(409, 'No hive can take the worker; `rejections` says why per hive', PlacementRejectedDto)
-  @ApiProblemResponse(404, 'The pinned hive does not exist')
+  @ApiBody({ type: PlacementRequestDto, examples: PLACEMENT_REQUEST_EXAMPLES })
+  @ApiOkResponse({ type: PlacementDto, description: 'The hive and device chosen' })
+  @ApiBodyProblems()
+  @ApiProblem(409, 'No hive can take the worker; `rejections` says why per hive', PlacementRejectedDto)
+  @ApiProblem(404, 'The pinned hive does not exist')
   plan(@Body() body: PlacementRequestDto): PlacementDto {
     return toPlacementDto(this.placements.plan(toPlacementRequest(body)));
   }

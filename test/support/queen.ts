@@ -9,6 +9,7 @@ import { createQueenApp } from '../../src/app.setup';
 import { ManualClock } from '../../src/platform/clock/clock';
 import { loadConfig, QueenConfig } from '../../src/platform/config/queen-config';
 import { SqlStatementCounter } from '../../src/catalog/database/sql-statement-counter';
+import { checkResponsesOf } from './contract';
 import { createScratchDatabase, DatabaseKind, ScratchDatabase } from './databases';
 
 export interface TestQueenOptions {
@@ -48,6 +49,7 @@ export class TestQueen {
     });
     const clock = options.clock ?? new ManualClock(Date.parse('2026-11-27T10:00:00.000Z'));
     const app = await createQueenApp({ config, clock });
+    checkResponsesOf(app.getHttpServer());
     await app.listen(0, '127.0.0.1');
     return new TestQueen(app, config, clock, databaseUrl, scratch, ownedDataDir);
   }

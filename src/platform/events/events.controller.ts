@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiPropertyOptional, ApiTags } from '@nes
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { Request, Response } from 'express';
 import { AllowQueryToken } from '../auth/public.decorator';
-import { ApiProblemResponse } from '../docs/problem-responses';
+import { ApiProblem } from '../docs/problem-responses';
 import { EventStream, parseEventTypes } from './event-stream';
 import { PUBLIC_EVENT_TYPES } from './fleet-events';
 
@@ -34,7 +34,8 @@ export class EventsController {
   constructor(private readonly stream: EventStream) {}
 
   /**
-   * Server-Sent Events: `hive.online`, `hive.offline`, `hive.capabilities`,
+   * Follow fleet events
+   * @remarks Server-Sent Events: `hive.online`, `hive.offline`, `hive.capabilities`,
    * `hive.removed`, `worker.added`, `worker.removed`, `placement.created`.
    * Each event is `event: <type>`, `id: <n>` (increasing), and `data:` one JSON
    * object `{ "type", "at" (RFC 3339), ...details }` such as `hive_id`,
@@ -55,8 +56,9 @@ export class EventsController {
       },
     },
   })
-  @ApiProblemResponse(400, 'Unknown event type in `types`')
-  @ApiProblemResponse(401, 'Missing or wrong admin token (`Authorization: Bearer` or `?access_token=`)')
+  @ApiProblem(400, 'Unknown event type in `types`')
+  @ApiProblem(401, 'Missing or wrong admin token (`Authorization: Bearer` or `?access_token=`)')
+  @ApiProblem(429, 'The queen is overloaded; try again after `Retry-After` seconds')
   open(@Query() query: EventsQueryDto, @Req() req: Request, @Res() res: Response): void {
     this.stream.open(req, res, parseEventTypes(query.types));
   }

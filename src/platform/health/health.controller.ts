@@ -1,9 +1,9 @@
 import { Controller, Get, HttpStatus } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../auth/public.decorator';
 import { ProblemException } from '../http/problem';
-import { ApiProblemResponse } from '../docs/problem-responses';
+import { ApiProblem } from '../docs/problem-responses';
 
 @ApiTags('health')
 @Public()
@@ -14,15 +14,28 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
   ) {}
 
-  /** The process is up and serving HTTP. */
+  /**
+   * Liveness probe
+   * @remarks Answers while the process is up and serving HTTP; needs no token.
+   */
   @Get('live')
-  @HealthCheck()
+  @ApiOperation({ security: [] })
+  // Documented here rather than by terminus, whose schema lists an error shape this route never sends.
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOkResponse({
+    description: 'The process serves HTTP',
+    schema: { type: 'object', example: { status: 'ok', info: {}, error: {}, details: {} } },
+  })
   live(): Promise<HealthCheckResult> {
     return this.health.check([]);
   }
 
-  /** Ready to serve: the database answers within a second. */
+  /**
+   * Readiness probe
+   * @remarks Ready to serve: the catalog database answers within a second. Needs no token.
+   */
   @Get('ready')
+  @ApiOperation({ security: [] })
   // Documented here rather than by terminus: the 503 is problem JSON, not terminus' error shape.
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   @ApiOkResponse({
@@ -32,7 +45,7 @@ export class HealthController {
       example: { status: 'ok', info: { database: { status: 'up' } }, error: {}, details: { database: { status: 'up' } } },
     },
   })
-  @ApiProblemResponse(503, 'The database is not reachable; `checks` says why')
+  @ApiProblem(503, 'The database is not reachable; `checks` says why')
   async ready(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([() => this.database.pingCheck('database', { timeout: 1000 })]);

@@ -68,6 +68,17 @@ export class PlacementRequestDto {
   labels?: Record<string, string>;
 }
 
+/**
+ * Whole request bodies for Swagger UI's "Try it out": the first, which it sends by default, asks for any
+ * GPU, so it works on any fleet; the property examples together would pin a hive that may not exist.
+ */
+export const PLACEMENT_REQUEST_EXAMPLES = {
+  'any GPU': { value: { model_id: 'llama-3-8b', vram_bytes: 8589934592 } },
+  'pinned to one hive': { value: { model_id: 'llama-3-8b', vram_bytes: 8589934592, hive_id: 'gpu-node-01' } },
+  'by labels, spread': { value: { model_id: 'llama-3-8b', vram_bytes: 8589934592, labels: { zone: 'a' }, strategy: 'spread' } },
+  'CPU only': { value: { model_id: 'llama-3-8b', vram_bytes: 0, ram_bytes: 2147483648, backend: 'cpu' } },
+};
+
 export class PlacementDto {
   /** @example "gpu-node-01" */
   hive_id: string;
