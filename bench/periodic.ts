@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { CatalogWriteBehind } from '../src/catalog/catalog-write-behind';
+import { CatalogWriter } from '../src/catalog/catalog-writer';
 import { buildDataSourceOptions } from '../src/catalog/database/database-options';
 import { HiveCatalog } from '../src/catalog/hive-catalog.service';
 import { FleetView } from '../src/fleet/fleet-view';
@@ -80,7 +81,7 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
   const dataSource = await new DataSource(buildDataSourceOptions(config.database)).initialize();
   await dataSource.runMigrations();
   try {
-    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock);
+    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock, new CatalogWriter());
     const registry = new HiveRegistry(config.heartbeatTimeoutMs, clock.now());
     const writeBehind = new CatalogWriteBehind(catalog, config);
     progress(`${fmtInt(hives)} hives: registering`);

@@ -3,7 +3,9 @@ import { QueenConfig } from '../platform/config/queen-config';
 import { QueenMetrics } from '../platform/metrics/queen-metrics';
 import { loadOrCreateSecretKey, SecretBox } from '../platform/security/secret-box';
 import { CatalogWriteBehind } from './catalog-write-behind';
+import { CatalogWriter } from './catalog-writer';
 import { HiveCatalog } from './hive-catalog.service';
+import { IdempotencyRecords } from './idempotency-records';
 
 /**
  * The persistent catalog: the only code that touches the database tables,
@@ -11,7 +13,9 @@ import { HiveCatalog } from './hive-catalog.service';
  */
 @Module({
   providers: [
+    CatalogWriter,
     HiveCatalog,
+    IdempotencyRecords,
     CatalogWriteBehind,
     {
       provide: SecretBox,
@@ -19,7 +23,7 @@ import { HiveCatalog } from './hive-catalog.service';
       useFactory: (config: QueenConfig) => new SecretBox(loadOrCreateSecretKey(config.secretKey, config.dataDir)),
     },
   ],
-  exports: [HiveCatalog, CatalogWriteBehind],
+  exports: [HiveCatalog, CatalogWriteBehind, IdempotencyRecords],
 })
 export class CatalogModule implements OnModuleInit {
   constructor(

@@ -1,13 +1,13 @@
 import { HttpStatus, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Mutex, MutexInterface, withTimeout } from 'async-mutex';
 import { DataSource, EntityManager } from 'typeorm';
 import { sameCapabilities } from '../domain/fleet';
 import { Clock } from '../platform/clock/clock';
+import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
 import { digestsEqual, hashToken, newHiveToken } from '../platform/security/tokens';
 import { SecretBox } from '../platform/security/secret-box';
-import { databaseUnavailable, DatabaseBusyError, isDatabaseUnavailable } from './database/database-errors';
+import { CatalogWriter } from './catalog-writer';
 import { HiveEntity } from './hive.entity';
 import {
   CatalogHive,
@@ -25,12 +25,6 @@ import {
  * (or the CPU) for long.
  */
 const FLUSH_CHUNK = 1000;
-
-/**
- * How long a write waits for the one writer's turn before the caller is told
- * the database is busy (503): an API call never hangs behind a stuck database.
- */
-export const WRITE_WAIT_MS = 1000;
 
 interface ChangedRow {
   row: HiveEntity;
@@ -54,15 +48,17 @@ function toCatalogHive(row: HiveEntity): CatalogHive {
 @Injectable()
 export class HiveCatalog implements OnModuleInit {
   private readonly logger = new Logger(HiveCatalog.name);
-  private readonly writes: MutexInterface = withTimeout(new Mutex(), WRITE_WAIT_MS, new DatabaseBusyError(WRITE_WAIT_MS));
   private readonly hives = new Map<string, HiveEntity>();
   private readonly hiveIdByTokenHash = new Map<string, string>();
+  /** Per hive, the entity tag of what operators set (see etagOf). */
+  private readonly etags = new Map<string, string>();
   private readonly repository;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly secrets: SecretBox,
     private readonly clock: Clock,
+    private readonly writer: CatalogWriter,
   ) {
     this.repository = dataSource.getRepository(HiveEntity);
   }
@@ -119,8 +115,18 @@ export class HiveCatalog implements OnModuleInit {
     });
   }
 
-  async update(id: string, patch: HivePatch): Promise<CatalogHive> {
-    const hive = await this.mutate(id, (row) => {
+  /**
+   * The hive's strong ETag: it changes with every change of what operators set (address, SSH settings
+   * and secret, labels, cordon, token), not with its live status, which heartbeats change every few
+   * seconds. Undefined for a hive that does not exist.
+   */
+  etagOf(id: string): string | undefined {
+    return this.etags.get(id);
+  }
+
+  /** `ifMatch`: the caller's If-Match; a hive changed since (strong comparison) is left as it is, 412. */
+  async update(id: string, patch: HivePatch, ifMatch?: string): Promise<CatalogHive> {
+    const hive = await this.mutate(id, ifMatch, (row) => {
       if (patch.host !== undefined) row.host = patch.host;
       if (patch.port !== undefined) row.port = patch.port;
       if (patch.labels !== undefined) row.labels = patch.labels;
@@ -132,12 +138,14 @@ export class HiveCatalog implements OnModuleInit {
     return hive;
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, ifMatch?: string): Promise<void> {
     await this.write(async () => {
       const row = this.hives.get(id);
       if (!row) throw notFound('hive', id);
+      this.checkPrecondition(id, ifMatch);
       await this.repository.delete({ id });
       this.hives.delete(id);
+      this.etags.delete(id);
       this.hiveIdByTokenHash.delete(row.tokenHash);
     });
   }
@@ -145,7 +153,7 @@ export class HiveCatalog implements OnModuleInit {
   /** Issues a new heartbeat token; the old one stops working at once. */
   async rotateToken(id: string): Promise<string> {
     const token = newHiveToken();
-    await this.mutate(id, (row) => {
+    await this.mutate(id, undefined, (row) => {
       row.tokenHash = hashToken(token);
       row.updatedAt = new Date(this.clock.now());
     });
@@ -258,10 +266,11 @@ export class HiveCatalog implements OnModuleInit {
    * Runs `change` on a copy of the row, saves the copy, then swaps it into the
    * mirror: a failed write leaves the mirror as it was.
    */
-  private async mutate(id: string, change: (row: HiveEntity) => void): Promise<CatalogHive> {
+  private async mutate(id: string, ifMatch: string | undefined, change: (row: HiveEntity) => void): Promise<CatalogHive> {
     return this.write(async () => {
       const current = this.hives.get(id);
       if (!current) throw notFound('hive', id);
+      this.checkPrecondition(id, ifMatch);
       const next = this.repository.create({ ...current, labels: { ...current.labels } });
       change(next);
       const { id: _id, ...columns } = next;
@@ -271,18 +280,15 @@ export class HiveCatalog implements OnModuleInit {
     });
   }
 
-  /**
-   * Runs one write as the only writer, so memory and database never disagree
-   * and SQLite never sees two transactions at once. A database that is busy
-   * or away is a 503 with Retry-After, not a 500.
-   */
-  private async write<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await this.writes.runExclusive(work);
-    } catch (error) {
-      if (isDatabaseUnavailable(error)) throw databaseUnavailable(error);
-      throw error;
-    }
+  /** Checked as the only writer: no change can slip in between the comparison and the write. */
+  private checkPrecondition(id: string, ifMatch: string | undefined): void {
+    const current = this.etags.get(id)!;
+    if (!ifMatchAllows(ifMatch, current)) throw preconditionFailed('hive', id, current);
+  }
+
+  /** Runs one write as the queen's only writer, so memory and database never disagree. */
+  private write<T>(work: () => Promise<T>): Promise<T> {
+    return this.writer.write(work);
   }
 
   private applySsh(row: HiveEntity, ssh: SshSettingsInput): void {
@@ -302,5 +308,10 @@ export class HiveCatalog implements OnModuleInit {
     if (previous && previous.tokenHash !== row.tokenHash) this.hiveIdByTokenHash.delete(previous.tokenHash);
     this.hives.set(row.id, row);
     this.hiveIdByTokenHash.set(row.tokenHash, row.id);
+    // The sealed secret has a fresh nonce each time it is set, so setting the same secret again is a change too.
+    this.etags.set(
+      row.id,
+      strongEtag([row.id, row.host, row.port, row.sshUser, row.sshPort, row.sshSecret, row.tokenHash, Object.entries(row.labels).sort(), row.cordoned, row.createdAt.getTime()]),
+    );
   }
 }

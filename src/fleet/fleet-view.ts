@@ -67,6 +67,11 @@ export class FleetView {
     return this.toHiveDto(this.catalog.getById(id), this.clock.now());
   }
 
+  /** The hive's ETag (HiveCatalog.etagOf), sent with the hive. */
+  hiveEtag(id: string): string | undefined {
+    return this.catalog.etagOf(id);
+  }
+
   /** A page of hives by id, optionally of one status. */
   listHives(query: ListHivesQueryDto): HiveListDto {
     const now = this.clock.now();

@@ -1,5 +1,7 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ETAG_HEADER_DOC } from '../platform/docs/problem-responses';
 import { ApiAdminProblems, ApiProblem } from '../platform/docs/problem-responses';
 import { HiveDto, HiveListDto, ListHivesQueryDto } from './dto/hive.dto';
 import { HiveStateDto } from './dto/live-state.dto';
@@ -38,14 +40,18 @@ export class HiveViewsController {
 
   /**
    * Get a hive
-   * @remarks The hive's catalog entry and live status, without its SSH secret.
+   * @remarks The hive's catalog entry and live status, without its SSH secret. The `ETag` changes with
+   * every change of what operators set; send it back in `If-Match` to change or remove the hive only
+   * if nobody changed it meanwhile.
    */
   @Get(':id')
   @ApiHiveId()
-  @ApiOkResponse({ type: HiveDto, description: 'The hive' })
+  @ApiOkResponse({ type: HiveDto, description: 'The hive', headers: ETAG_HEADER_DOC })
   @ApiProblem(404, 'No such hive')
-  get(@Param('id') id: string): HiveDto {
-    return this.fleet.hive(id);
+  get(@Param('id') id: string, @Res({ passthrough: true }) res: Response): HiveDto {
+    const hive = this.fleet.hive(id);
+    res.setHeader('ETag', this.fleet.hiveEtag(id)!);
+    return hive;
   }
 
   /**

@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, HttpCode, HttpStatus, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Headers, HttpCode, HttpStatus, Param, Patch, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { HiveDto } from '../fleet/dto/hive.dto';
 import { FleetView } from '../fleet/fleet-view';
 import { Clock } from '../platform/clock/clock';
-import { ApiAdminProblems, ApiBodyProblems, ApiDatabaseProblem, ApiProblem } from '../platform/docs/problem-responses';
+import type { Response } from 'express';
+import { ApiAdminProblems, ApiBodyProblems, ApiDatabaseProblem, ApiIfMatch, ApiProblem, ETAG_HEADER_DOC } from '../platform/docs/problem-responses';
 import { CreatedHiveDto, CreateHiveDto, HiveTokenDto, PatchHiveDto } from './dto/hive.dto';
 import { HivesService } from './hives.service';
 
@@ -27,11 +28,15 @@ export class HivesController {
    * carries the hive's heartbeat token, shown this once: give it to the hive agent.
    */
   @Post()
-  @ApiCreatedResponse({ type: CreatedHiveDto, description: 'The hive, with its heartbeat token' })
+  @ApiCreatedResponse({
+    type: CreatedHiveDto,
+    description: 'The hive, with its heartbeat token',
+    headers: { Location: { description: 'The new hive: /v1/hives/{id}', schema: { type: 'string' } }, ...ETAG_HEADER_DOC },
+  })
   @ApiProblem(409, 'A hive with this id exists')
   @ApiBodyProblems()
   @ApiDatabaseProblem()
-  async create(@Body() body: CreateHiveDto): Promise<CreatedHiveDto> {
+  async create(@Body() body: CreateHiveDto, @Res({ passthrough: true }) res: Response): Promise<CreatedHiveDto> {
     const { hive, token } = await this.hives.create({
       id: body.id,
       host: body.host,
@@ -44,6 +49,7 @@ export class HivesController {
         password: body.ssh.password,
       },
     });
+    res.location(`/v1/hives/${encodeURIComponent(hive.id)}`).setHeader('ETag', this.fleet.hiveEtag(hive.id)!);
     return { ...this.fleet.toHiveDto(hive, this.clock.now()), heartbeat_token: token };
   }
 
@@ -55,11 +61,17 @@ export class HivesController {
    */
   @Patch(':id')
   @ApiHiveId()
-  @ApiOkResponse({ type: HiveDto, description: 'The hive as changed' })
+  @ApiOkResponse({ type: HiveDto, description: 'The hive as changed', headers: ETAG_HEADER_DOC })
   @ApiNoSuchHive()
+  @ApiIfMatch()
   @ApiBodyProblems()
   @ApiDatabaseProblem()
-  async update(@Param('id') id: string, @Body() body: PatchHiveDto): Promise<HiveDto> {
+  async update(
+    @Param('id') id: string,
+    @Body() body: PatchHiveDto,
+    @Res({ passthrough: true }) res: Response,
+    @Headers('if-match') ifMatch?: string,
+  ): Promise<HiveDto> {
     const hive = await this.hives.update(id, {
       host: body.host,
       port: body.port,
@@ -68,7 +80,8 @@ export class HivesController {
       ssh:
         body.ssh &&
         ({ user: body.ssh.user, port: body.ssh.port, privateKey: body.ssh.private_key, password: body.ssh.password }),
-    });
+    }, ifMatch);
+    res.setHeader('ETag', this.fleet.hiveEtag(id)!);
     return this.fleet.toHiveDto(hive, this.clock.now());
   }
 
@@ -82,9 +95,10 @@ export class HivesController {
   @ApiHiveId()
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiNoSuchHive()
+  @ApiIfMatch()
   @ApiDatabaseProblem()
-  async remove(@Param('id') id: string): Promise<void> {
-    await this.hives.remove(id);
+  async remove(@Param('id') id: string, @Headers('if-match') ifMatch?: string): Promise<void> {
+    await this.hives.remove(id, ifMatch);
   }
 
   /**

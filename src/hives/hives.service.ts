@@ -33,14 +33,14 @@ export class HivesService implements OnModuleInit {
     return created;
   }
 
-  async update(id: string, patch: HivePatch): Promise<CatalogHive> {
-    const hive = await this.catalog.update(id, patch);
+  async update(id: string, patch: HivePatch, ifMatch?: string): Promise<CatalogHive> {
+    const hive = await this.catalog.update(id, patch, ifMatch);
     this.registry.setAdmission(id, hive);
     return hive;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.catalog.remove(id);
+  async remove(id: string, ifMatch?: string): Promise<void> {
+    await this.catalog.remove(id, ifMatch);
     this.registry.forget(id);
     // Pending writes belong to the deleted hive, not to one registered later under its id.
     this.writeBehind.forget(id);

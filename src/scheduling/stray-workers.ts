@@ -49,6 +49,13 @@ export class StrayWorkers implements OnModuleInit, OnModuleDestroy {
     if (this.registry.findWorker(workerId)?.hiveId === hiveId) void this.stopIfAbandoned(hiveId, workerId);
   }
 
+  /** Whether a spawn of this worker id was given up on recently enough that it may still come to life. */
+  isAbandoned(workerId: string): boolean {
+    this.forgetOld();
+    for (const key of this.abandoned.keys()) if (key.endsWith(`/${workerId}`)) return true;
+    return false;
+  }
+
   private async stopIfAbandoned(hiveId: string, workerId: string): Promise<void> {
     const key = `${hiveId}/${workerId}`;
     if (!this.abandoned.has(key)) return;

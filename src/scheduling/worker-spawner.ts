@@ -59,11 +59,13 @@ export class WorkerSpawner {
    * Places, reserves and spawns. Choosing and reserving happen in one
    * synchronous step, so concurrent requests cannot claim the same capacity.
    * When a hive refuses or cannot be reached, its hold is released and the
-   * next best hive is tried, up to {@link MAX_SPAWN_ATTEMPTS}.
+   * next best hive is tried, up to {@link MAX_SPAWN_ATTEMPTS}. A worker id the
+   * client chose is never used on a second hive after a spawn of unknown
+   * outcome: that hive may run it, and one id names one worker.
    */
-  async startWorker(request: PlacementRequest): Promise<StartedWorker> {
+  async startWorker(request: PlacementRequest, chosenId?: string): Promise<StartedWorker> {
     const tried = new Map<string, SpawnAttempt>();
-    let workerId = newWorkerId();
+    let workerId = chosenId ?? newWorkerId();
     while (tried.size < MAX_SPAWN_ATTEMPTS) {
       const reservation = this.placeAndReserve(request, workerId, tried);
       if (!reservation) break;
@@ -82,7 +84,10 @@ export class WorkerSpawner {
         tried.set(reservation.hiveId, attempt);
         this.logger.warn(`spawn of ${workerId} on hive ${reservation.hiveId} failed: ${attempt.reason}`);
         // That id may come to life on that hive: the next hive gets another, so no id runs on two.
-        if (attempt.uncertain) workerId = newWorkerId();
+        if (attempt.uncertain) {
+          if (chosenId !== undefined) break;
+          workerId = newWorkerId();
+        }
         continue;
       }
       this.metrics.placements.inc({ route: 'spawn', result: 'placed' });
@@ -130,6 +135,9 @@ export class WorkerSpawner {
    * when hives were tried and none is left.
    */
   private placeAndReserve(request: PlacementRequest, workerId: string, tried: ReadonlyMap<string, SpawnAttempt>): Reservation | null {
+    if (tried.size === 0 && this.workerExists(workerId)) {
+      throw new ProblemException(HttpStatus.CONFLICT, 'worker-exists', `a worker "${workerId}" exists (or is starting); stop it first or choose another id`);
+    }
     const result = this.placements.decide(request, new Set(tried.keys()));
     if (!result.ok) {
       if (tried.size > 0) return null;
@@ -150,6 +158,15 @@ export class WorkerSpawner {
       },
       this.clock.now(),
       this.config.reservationTtlMs,
+    );
+  }
+
+  /** A hive reports the worker, capacity is held for it, or a spawn of unknown outcome may have started it. */
+  private workerExists(workerId: string): boolean {
+    return (
+      this.registry.findWorker(workerId) !== undefined ||
+      this.registry.reservationOfWorker(workerId, this.clock.now()) !== undefined ||
+      this.strays.isAbandoned(workerId)
     );
   }
 

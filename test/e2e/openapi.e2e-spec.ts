@@ -109,8 +109,8 @@ describe('OpenAPI document of the built app', () => {
     { path: '/v1/hives', method: 'post', body: 'CreateHiveDto', status: '201', response: 'CreatedHiveDto', errors: ['400', '401', '409', '413', '415', '429', '503'] },
     { path: '/v1/hives', method: 'get', status: '200', response: 'HiveListDto', errors: ['400', '401', '429'] },
     { path: '/v1/hives/{id}', method: 'get', status: '200', response: 'HiveDto', errors: ['400', '401', '404', '429'] },
-    { path: '/v1/hives/{id}', method: 'patch', body: 'PatchHiveDto', status: '200', response: 'HiveDto', errors: ['400', '401', '404', '413', '415', '429', '503'] },
-    { path: '/v1/hives/{id}', method: 'delete', status: '204', errors: ['400', '401', '404', '429', '503'] },
+    { path: '/v1/hives/{id}', method: 'patch', body: 'PatchHiveDto', status: '200', response: 'HiveDto', errors: ['400', '401', '404', '412', '413', '415', '429', '503'] },
+    { path: '/v1/hives/{id}', method: 'delete', status: '204', errors: ['400', '401', '404', '412', '429', '503'] },
     { path: '/v1/hives/{id}/token', method: 'post', status: '200', response: 'HiveTokenDto', errors: ['400', '401', '404', '429', '503'] },
   ];
 

@@ -3,12 +3,11 @@
  * fake hives on loopback that it spawns workers on. Tests send the hives'
  * heartbeats themselves, so nothing happens in the background unless asked.
  */
-import { rmSync } from 'node:fs';
-import { basename, dirname, isAbsolute } from 'node:path';
 import type { Response } from 'supertest';
 import { ManualClock } from '../../src/platform/clock/clock';
 import { FakeHiveFleet, FakeHiveSpec, startFakeHives } from '../support/fake-hive';
 import { sendHeartbeat } from '../support/heartbeats';
+import type { DatabaseKind } from '../support/databases';
 import { TestQueen } from '../support/queen';
 
 export const GIB = 2 ** 30;
@@ -36,6 +35,8 @@ export interface WorldOptions {
   /** Send every registered hive's first heartbeat (default true). */
   beat?: boolean;
   clock?: ManualClock;
+  /** The queen's database (default SQLite). */
+  database?: DatabaseKind;
 }
 
 /** A queen, a fleet of fake hives registered with it, and the tokens they beat with. */
@@ -55,7 +56,7 @@ export class SchedulingWorld {
     const fleet = await startFakeHives(hives);
     let queen: TestQueen;
     try {
-      queen = await TestQueen.start({ env, clock: options.clock });
+      queen = await TestQueen.start({ env, clock: options.clock, database: options.database });
     } catch (error) {
       await fleet.close();
       throw error;
@@ -150,16 +151,9 @@ export class SchedulingWorld {
       await this.queen.destroy();
       return;
     }
-    // The first queen owns the scratch database and data dir; it is closed already
-    // (a Nest app cannot be closed twice), so they are removed here.
+    // The first queen owns the scratch database and data dir; closing it again is a no-op.
     await this.queen.close();
-    const first = this.retired[0];
-    const file = first.databaseUrl.replace(/^sqlite:\/\//, '');
-    const scratchDir = dirname(file);
-    if (first.databaseUrl.startsWith('sqlite://') && isAbsolute(file) && basename(scratchDir).startsWith('queen-test-')) {
-      rmSync(scratchDir, { recursive: true, force: true });
-    }
-    rmSync(first.config.dataDir, { recursive: true, force: true });
+    await this.retired[0].destroy();
   }
 }
 

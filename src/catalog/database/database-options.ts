@@ -1,7 +1,9 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseSettings } from '../../platform/config/queen-config';
 import { HiveEntity } from '../hive.entity';
+import { IdempotencyRecordEntity } from '../idempotency-record.entity';
 import { CreateHives1764201600000 } from '../migrations/1764201600000-create-hives';
+import { CreateIdempotencyKeys1764806400000 } from '../migrations/1764806400000-create-idempotency-keys';
 import { SqlStatementCounter } from './sql-statement-counter';
 
 /**
@@ -14,8 +16,8 @@ export function buildDataSourceOptions(
   logger: SqlStatementCounter = new SqlStatementCounter(),
 ): DataSourceOptions {
   const common = {
-    entities: [HiveEntity],
-    migrations: [CreateHives1764201600000],
+    entities: [HiveEntity, IdempotencyRecordEntity],
+    migrations: [CreateHives1764201600000, CreateIdempotencyKeys1764806400000],
     migrationsRun: false,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from '../http/problem';
 import { ProblemDto } from '../http/problem.dto';
 
@@ -10,15 +10,15 @@ import { ProblemDto } from '../http/problem.dto';
  * takes decorators so named for the operation's success response and would
  * then leave out the one it infers.
  */
-export function ApiProblem(status: number, description: string, type: new () => ProblemDto = ProblemDto): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ApiExtraModels(type),
-    ApiResponse({
-      status,
-      description,
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(type) } } },
-    }),
-  );
+export function ApiProblem(
+  status: number,
+  description: string,
+  type: (new () => ProblemDto) | (new () => ProblemDto)[] = ProblemDto,
+): MethodDecorator & ClassDecorator {
+  // Several types: the answer is one of them (the more specific ones extend ProblemDto, hence anyOf).
+  const types = [type].flat();
+  const schema = types.length === 1 ? { $ref: getSchemaPath(types[0]) } : { anyOf: types.map((one) => ({ $ref: getSchemaPath(one) })) };
+  return applyDecorators(ApiExtraModels(...types), ApiResponse({ status, description, content: { [PROBLEM_CONTENT_TYPE]: { schema } } }));
 }
 
 /**
@@ -38,6 +38,24 @@ export function ApiBodyProblems(): MethodDecorator & ClassDecorator {
   return applyDecorators(
     ApiProblem(413, 'Request body larger than 1 MiB'),
     ApiProblem(415, 'Request body in an encoding or charset the queen does not read'),
+  );
+}
+
+/** The `ETag` response header, as documented on the routes that send it. */
+export const ETAG_HEADER_DOC = {
+  ETag: { description: 'Strong entity tag of the resource; send it in If-Match to change it only if unchanged since', schema: { type: 'string' } },
+};
+
+/** The If-Match request header and its 412, on routes that change a resource with an ETag. */
+export function ApiIfMatch(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiHeader({
+      name: 'If-Match',
+      required: false,
+      description: 'Change only if the resource still has this ETag (or any of a comma-separated list; `*`: if it exists)',
+      schema: { type: 'string', example: '"3q2-7wQ1Kt0Xl4v9Ybc8aA"' },
+    }),
+    ApiProblem(412, 'The resource changed since the `If-Match` ETag was read; nothing was changed'),
   );
 }
 

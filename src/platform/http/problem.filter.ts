@@ -6,7 +6,8 @@ function problem(status: number, slug: string, detail: string): ProblemDetails {
   return { type: problemType(slug), title: statusTitle(status), status, detail };
 }
 
-function fromHttpException(exception: HttpException, request: Request): ProblemDetails {
+/** The problem JSON an HTTP exception is answered with. */
+export function fromHttpException(exception: HttpException, request: Request): ProblemDetails {
   const status = exception.getStatus();
   const body = exception.getResponse();
   if (typeof body === 'object' && body !== null && 'type' in body && 'detail' in body) {
