@@ -85,7 +85,7 @@ class SseClient {
       };
       const timer = setTimeout(() => {
         cleanup();
-        reject(new Error(`timed out waiting for ${what}; received: ${this.events.map((e) => e.event).join(', ') || 'nothing'}`));
+        reject(new Error(`timed out waiting for ${what}; received ${this.events.length} event(s), the last: ${this.events.slice(-10).map((e) => e.event).join(', ') || 'nothing'}`));
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
@@ -235,9 +235,11 @@ describe('GET /v1/events', () => {
     ]);
     expect(client.ofType('hive.capabilities')[0]?.data).toEqual(expect.objectContaining({ hive_id: 'hive-a' }));
 
-    // Ids increase; internal events (hive.capabilities_missing) never show up.
-    const ids = client.events.map((e) => Number(e.id));
-    expect(ids.every((id, i) => Number.isInteger(id) && (i === 0 || id > ids[i - 1]))).toBe(true);
+    // Ids are `<boot>.<n>`: one run of the queen, numbers increasing; internal events (hive.capabilities_missing) never show up.
+    const ids = client.events.map((e) => /^([0-9a-f]{16})\.(\d+)$/.exec(e.id ?? '')!);
+    expect(ids.every(Boolean)).toBe(true);
+    expect(new Set(ids.map((id) => id[1])).size).toBe(1);
+    expect(ids.every((id, i) => i === 0 || Number(id[2]) > Number(ids[i - 1][2]))).toBe(true);
     expect(client.events.every((e) => (PUBLIC_TYPES as readonly string[]).includes(e.event))).toBe(true);
 
     // A later beat without a worker: worker.removed.
@@ -463,5 +465,114 @@ describe('GET /v1/events at shutdown', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('GET /v1/events with Last-Event-ID', () => {
+  let fleet: FakeHiveFleet;
+  let queen: TestQueen;
+  let restarted: TestQueen | undefined;
+  const tokens = new Map<string, string>();
+  const open: SseClient[] = [];
+
+  const connect = async (target: TestQueen, path = '/v1/events', headers: Record<string, string> = {}) => {
+    const client = await SseClient.open(target, path, headers);
+    open.push(client);
+    return client;
+  };
+  const beatAs = (target: TestQueen, id: string) => beat(target, { id, token: tokens.get(id)! }, fleet.hive(id).heartbeatBody());
+
+  beforeAll(async () => {
+    fleet = await startFakeHives([{ id: 'replay-a' }, { id: 'replay-b' }]);
+    queen = await TestQueen.start({ env: { CATALOG_FLUSH_MS: '600000' } });
+    for (const hive of fleet.hives) {
+      const res = await queen.http().post('/v1/hives').send(fleet.registration(hive.id)).expect(201);
+      tokens.set(hive.id, (res.body as { heartbeat_token: string }).heartbeat_token);
+    }
+  });
+
+  afterEach(() => {
+    for (const client of open.splice(0)) client.close();
+  });
+
+  afterAll(async () => {
+    await restarted?.destroy();
+    await fleet?.close();
+  });
+
+  it('sends the events missed since that id, of the types asked for, then follows live', async () => {
+    const first = await connect(queen);
+    await beatAs(queen, 'replay-a');
+    const online = await first.waitForEvent('hive.online', (data) => data.hive_id === 'replay-a');
+    first.close();
+
+    // Missed while away: replay-b comes online with its workers; one more event of replay-a's workers.
+    await beatAs(queen, 'replay-b');
+    const missed = await connect(queen, '/v1/events?types=hive.online');
+    const replayed = await connect(queen, '/v1/events?types=hive.online', { 'last-event-id': online.id! });
+    await replayed.waitForEvent('hive.online', (data) => data.hive_id === 'replay-b');
+    expect(replayed.events.map((e) => [e.event, e.data.hive_id])).toEqual([['hive.online', 'replay-b']]);
+    expect(replayed.ofType('reset')).toEqual([]);
+    expect(missed.events).toEqual([]); // without the id: live only
+
+    // And live afterwards, in order after the replayed ones.
+    queen.get(FleetEvents).publish('hive.online', queen.clock.now(), { hive_id: 'live-after-replay' });
+    await replayed.waitForEvent('hive.online', (data) => data.hive_id === 'live-after-replay');
+    expect(replayed.events.map((e) => e.data.hive_id)).toEqual(['replay-b', 'live-after-replay']);
+  });
+
+  it('sends nothing extra for the latest id, and a reset for an id it cannot place', async () => {
+    const latest = await connect(queen);
+    queen.get(FleetEvents).publish('hive.removed', queen.clock.now(), { hive_id: 'latest' });
+    const last = await latest.waitForEvent('hive.removed', (data) => data.hive_id === 'latest');
+    const upToDate = await connect(queen, '/v1/events', { 'last-event-id': last.id! });
+    for (const unknown of ['not-an-id', '0000000000000000.1', `${last.id!}9`]) {
+      const reset = await connect(queen, '/v1/events', { 'last-event-id': unknown });
+      const frame = await reset.waitForEvent('reset');
+      expect(frame.data).toEqual({ type: 'reset', at: expect.stringMatching(RFC3339), reason: expect.any(String), last_event_id: unknown });
+      expect(frame.id).toBe(last.id); // the client's next Last-Event-ID is now
+      expect(reset.events[0].event).toBe('reset');
+    }
+    queen.get(FleetEvents).publish('hive.removed', queen.clock.now(), { hive_id: 'after' });
+    await upToDate.waitForEvent('hive.removed', (data) => data.hive_id === 'after');
+    expect(upToDate.events.map((e) => e.data.hive_id)).toEqual(['after']);
+  });
+
+  it('keeps the last 10,000 events: an id older than those gets a reset', async () => {
+    const watcher = await connect(queen, '/v1/events?types=hive.capabilities');
+    const events = queen.get(FleetEvents);
+    events.publish('hive.capabilities', queen.clock.now(), { hive_id: 'oldest' });
+    const oldest = await watcher.waitForEvent('hive.capabilities', (data) => data.hive_id === 'oldest');
+    for (let i = 0; i < 9_999; i++) events.publish('worker.removed', queen.clock.now(), { hive_id: 'h', worker_id: `w${i}` });
+    // `oldest` is still kept, so the one before it is the oldest id that replays.
+    const stillHeld = await connect(queen, '/v1/events?types=hive.capabilities', { 'last-event-id': oldest.id! });
+    events.publish('hive.capabilities', queen.clock.now(), { hive_id: 'pushes-oldest-out' });
+    await stillHeld.waitForEvent('hive.capabilities', (data) => data.hive_id === 'pushes-oldest-out');
+    expect(stillHeld.ofType('reset')).toEqual([]);
+    // All the events after `oldest` are still kept; after one more, the first of them is not.
+    events.publish('worker.removed', queen.clock.now(), { hive_id: 'h', worker_id: 'one-more' });
+    const evicted = await connect(queen, '/v1/events', { 'last-event-id': oldest.id! });
+    await evicted.waitForEvent('reset');
+  });
+
+  it('tells a client that reconnects across a queen restart to re-read state, then follows the new queen', async () => {
+    const before = await connect(queen);
+    await beatAs(queen, 'replay-a');
+    queen.get(FleetEvents).publish('hive.removed', queen.clock.now(), { hive_id: 'before-restart' });
+    const last = await before.waitForEvent('hive.removed', (data) => data.hive_id === 'before-restart');
+    before.close();
+    await queen.close();
+
+    restarted = await TestQueen.start({ databaseUrl: queen.databaseUrl, dataDir: queen.config.dataDir, env: { CATALOG_FLUSH_MS: '600000' } });
+    const after = await connect(restarted, '/v1/events', { 'last-event-id': last.id! });
+    const reset = await after.waitForEvent('reset');
+    expect(reset.data.reason).toMatch(/not from this queen run/);
+    await beatAs(restarted, 'replay-b');
+    const online = await after.waitForEvent('hive.online', (data) => data.hive_id === 'replay-b');
+    // The new run's ids are its own: a client that keeps the latest one resumes from it.
+    expect(online.id!.split('.')[0]).not.toBe(last.id!.split('.')[0]);
+    const resumed = await connect(restarted, '/v1/events', { 'last-event-id': reset.id! });
+    await resumed.waitForEvent('hive.online', (data) => data.hive_id === 'replay-b');
+    expect(resumed.ofType('reset')).toEqual([]);
   });
 });

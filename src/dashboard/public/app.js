@@ -481,7 +481,8 @@
     setLive('connecting', 'Connecting');
     source.onopen = function () {
       setLive('live', 'Live');
-      // Events are not replayed: after a reconnection, catch up on what was missed.
+      // The browser resumes with Last-Event-ID, so missed events are replayed; the figures are read
+      // again all the same, as the queen may have restarted (it then also sends `reset`).
       if (streamOpenedBefore) refresh(true);
       streamOpenedBefore = true;
     };
@@ -495,6 +496,9 @@
         setLive('connecting', 'Reconnecting');
       }
     };
+    source.addEventListener('reset', function () {
+      refresh(true);
+    });
     EVENT_TYPES.forEach(function (type) {
       source.addEventListener(type, function (message) {
         var data;

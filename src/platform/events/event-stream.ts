@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { BeforeApplicationShutdown, HttpStatus, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BeforeApplicationShutdown, HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Subscription } from 'rxjs';
+import { Clock } from '../clock/clock';
 import { ProblemException } from '../http/problem';
 import { validationProblem } from '../http/validation';
 import { QueenMetrics } from '../metrics/queen-metrics';
@@ -19,6 +21,9 @@ export const EVENT_CLIENT_MAX_PENDING_BYTES = 4 * 1024 * 1024;
 
 /** A client with events waiting for longer than this is dropped, however little it has queued. */
 export const EVENT_CLIENT_MAX_BACKED_UP_MS = 5_000;
+
+/** Events kept for clients that reconnect with `Last-Event-ID` (API.md: at least the last 10,000). */
+export const EVENT_HISTORY_SIZE = 10_000;
 
 /** Reconnect delay browsers' EventSource uses after the stream ends. */
 const RETRY_MS = 3000;
@@ -57,12 +62,25 @@ export function parseEventTypes(raw: string | undefined): ReadonlySet<string> | 
 }
 
 /** One SSE frame. JSON never contains a raw line break, so `data` is one line. */
-function frame(id: number, event: FleetEvent): Buffer {
+function frame(id: string, event: FleetEvent): Buffer {
   const at = new Date(event.at).toISOString();
   // type and at first, and not overridable by the event's own data.
   const body = Object.assign({ type: event.type, at }, event.data, { type: event.type, at });
   return Buffer.from(`event: ${event.type}\nid: ${id}\ndata: ${JSON.stringify(body)}\n\n`, 'utf8');
 }
+
+/** An event as kept for replay: its number in this process, its type (for `?types=`) and its frame. */
+interface KeptEvent {
+  seq: number;
+  type: string;
+  bytes: Buffer;
+}
+
+/**
+ * Event ids are `<boot>.<n>`: a random name for this run of the process, and the event's number in
+ * it. Unique across restarts (and queens) without coordination; a client passes them back verbatim.
+ */
+const ID = /^([0-9a-f]{16})\.(\d{1,15})$/;
 
 /**
  * The open event streams: their clients, the keep-alive timer and the
@@ -78,7 +96,7 @@ function frame(id: number, event: FleetEvent): Buffer {
  * heartbeat path never pays for it.
  */
 @Injectable()
-export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
+export class EventStream implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   /** Tunable per instance (tests shorten them); defaults above. */
   keepAliveMs = EVENT_KEEP_ALIVE_MS;
   maxPendingBytes = EVENT_CLIENT_MAX_PENDING_BYTES;
@@ -88,13 +106,18 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
   private readonly clients = new Set<StreamClient>();
   private subscription: Subscription | null = null;
   private keepAliveTimer: NodeJS.Timeout | null = null;
-  private lastEventId = 0;
+  private readonly boot = randomBytes(8).toString('hex');
+  private lastSeq = 0;
+  /** The last {@link EVENT_HISTORY_SIZE} events, oldest first, for replay (a ring: `historyStart` is the oldest). */
+  private readonly history: KeptEvent[] = [];
+  private historyStart = 0;
   private shuttingDown = false;
   private flushScheduled = false;
 
   constructor(
     private readonly events: FleetEvents,
     private readonly metrics: QueenMetrics,
+    private readonly clock: Clock,
   ) {}
 
   /** Clients connected now. */
@@ -102,8 +125,22 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
     return this.clients.size;
   }
 
-  /** Turns the response into an event stream of the given types (null: all). */
-  open(req: Request, res: Response, types: ReadonlySet<string> | null): void {
+  /** Events are kept from the start, for replay, whether or not anyone listens yet. */
+  onModuleInit(): void {
+    this.subscription = this.events.stream.subscribe((event) => this.broadcast(event));
+  }
+
+  /** The id of the latest event (`<boot>.0` before the first). */
+  get lastEventId(): string {
+    return `${this.boot}.${this.lastSeq}`;
+  }
+
+  /**
+   * Turns the response into an event stream of the given types (null: all). With `lastEventId` (the
+   * client's `Last-Event-ID`), the events after it are sent first, if they are still kept; otherwise a
+   * `reset` event tells the client to read the state again before following.
+   */
+  open(req: Request, res: Response, types: ReadonlySet<string> | null, lastEventId?: string): void {
     if (this.shuttingDown) {
       throw new ProblemException(HttpStatus.SERVICE_UNAVAILABLE, 'shutting-down', 'the queen is shutting down');
     }
@@ -135,12 +172,32 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
       client.waitingForDrain = false;
       this.flush(client);
     });
-    this.start();
+    this.startKeepAlive();
     this.enqueue(client, Buffer.from(`: queen events\nretry: ${RETRY_MS}\n\n`, 'utf8'));
+    if (lastEventId !== undefined) this.resume(client, lastEventId);
+  }
+
+  /** Queues what a reconnecting client missed, or a reset when that cannot be told. */
+  private resume(client: StreamClient, lastEventId: string): void {
+    const match = ID.exec(lastEventId.trim());
+    const seq = match && match[1] === this.boot ? Number(match[2]) : null;
+    const oldestKept = this.history.length === 0 ? this.lastSeq + 1 : this.history[this.historyStart].seq;
+    if (seq === null || seq > this.lastSeq || seq < oldestKept - 1) {
+      const reason = seq === null ? 'that event id is not from this queen run (restarted, or unknown)' : 'the events after that id are no longer kept';
+      const body = { type: 'reset', at: new Date(this.clock.now()).toISOString(), reason, last_event_id: lastEventId.slice(0, 64) };
+      this.enqueue(client, Buffer.from(`event: reset\nid: ${this.lastEventId}\ndata: ${JSON.stringify(body)}\n\n`, 'utf8'));
+      return;
+    }
+    for (let i = 0; i < this.history.length; i++) {
+      const kept = this.history[(this.historyStart + i) % this.history.length];
+      if (kept.seq > seq && (!client.types || client.types.has(kept.type))) this.enqueue(client, kept.bytes);
+    }
   }
 
   onModuleDestroy(): void {
-    this.stop();
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+    this.stopKeepAlive();
   }
 
   /** Ends open streams, so they do not hold `app.close()` (and the HTTP server) open. */
@@ -151,14 +208,11 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
       this.remove(client);
       client.res.end();
     }
-    this.stop();
+    this.stopKeepAlive();
     this.logger.log(`shutdown: ${open} event stream(s) closed`);
   }
 
-  private start(): void {
-    if (!this.subscription) {
-      this.subscription = this.events.stream.subscribe((event) => this.broadcast(event));
-    }
+  private startKeepAlive(): void {
     if (!this.keepAliveTimer) {
       const comment = Buffer.from(': keep-alive\n\n', 'utf8');
       this.keepAliveTimer = setInterval(() => {
@@ -168,21 +222,24 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
     }
   }
 
-  /** Unsubscribes from the bus once nobody listens: publishing then costs nothing. */
-  private stop(): void {
-    this.subscription?.unsubscribe();
-    this.subscription = null;
+  private stopKeepAlive(): void {
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = null;
   }
 
+  /** Frames the event once, keeps it for replay and queues it for every client that asked for its type. */
   private broadcast(event: FleetEvent): void {
-    this.lastEventId += 1;
-    let bytes: Buffer | null = null;
+    this.lastSeq += 1;
+    const kept: KeptEvent = { seq: this.lastSeq, type: event.type, bytes: frame(this.lastEventId, event) };
+    if (this.history.length < EVENT_HISTORY_SIZE) {
+      this.history.push(kept);
+    } else {
+      this.history[this.historyStart] = kept;
+      this.historyStart = (this.historyStart + 1) % EVENT_HISTORY_SIZE;
+    }
     for (const client of this.clients) {
       if (client.types && !client.types.has(event.type)) continue;
-      bytes ??= frame(this.lastEventId, event);
-      this.enqueue(client, bytes);
+      this.enqueue(client, kept.bytes);
     }
   }
 
@@ -232,6 +289,6 @@ export class EventStream implements OnModuleDestroy, BeforeApplicationShutdown {
     client.closed = true;
     this.clients.delete(client);
     this.metrics.eventClients.dec();
-    if (this.clients.size === 0) this.stop();
+    if (this.clients.size === 0) this.stopKeepAlive();
   }
 }
