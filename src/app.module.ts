@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { CatalogModule } from './catalog/catalog.module';
+import { ClusterModule } from './cluster/cluster.module';
 import { DatabaseModule } from './catalog/database/database.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { FleetModule } from './fleet/fleet.module';
@@ -46,6 +47,7 @@ export class AppModule {
         SchedulingModule,
         HealthModule,
         DashboardModule,
+        ClusterModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: QueenValidationPipe },

@@ -480,7 +480,8 @@ describe('GET /v1/events with Last-Event-ID', () => {
     open.push(client);
     return client;
   };
-  const beatAs = (target: TestQueen, id: string) => beat(target, { id, token: tokens.get(id)! }, fleet.hive(id).heartbeatBody());
+  const beatAs = (target: TestQueen, id: string) =>
+    beat(target, { id, token: tokens.get(id)! }, fleet.hive(id).heartbeatBody() as unknown as Record<string, unknown>);
 
   beforeAll(async () => {
     fleet = await startFakeHives([{ id: 'replay-a' }, { id: 'replay-b' }]);

@@ -26,7 +26,7 @@ function lint(command: string, args: string[]): { status: number | null; stdout:
 describe('OpenAPI document lint', () => {
   beforeAll(() => {
     if (!existsSync(join(ROOT, DOCUMENT))) {
-      throw new Error(`${DOCUMENT} is missing: run "npm run build && node dist/tools/openapi/write-document.js ${DOCUMENT}" (npm test does)`);
+      throw new Error(`${DOCUMENT} is missing: run "npm run build" (npm test does)`);
     }
   });
 

@@ -3,7 +3,7 @@
  * fake hives on loopback that it spawns workers on. Tests send the hives'
  * heartbeats themselves, so nothing happens in the background unless asked.
  */
-import type { Response } from 'supertest';
+import request, { type Response } from 'supertest';
 import { ManualClock } from '../../src/platform/clock/clock';
 import { FakeHiveFleet, FakeHiveSpec, startFakeHives } from '../support/fake-hive';
 import { sendHeartbeat } from '../support/heartbeats';
@@ -37,6 +37,8 @@ export interface WorldOptions {
   clock?: ManualClock;
   /** The queen's database (default SQLite). */
   database?: DatabaseKind;
+  /** The admin token this world's requests carry (the queen's QUEEN_API_TOKEN, when it has one). */
+  admin?: string;
 }
 
 /** A queen, a fleet of fake hives registered with it, and the tokens they beat with. */
@@ -49,6 +51,7 @@ export class SchedulingWorld {
     public queen: TestQueen,
     readonly fleet: FakeHiveFleet,
     private readonly env: Record<string, string>,
+    private readonly admin: string | undefined,
   ) {}
 
   static async start(hives: FakeHiveSpec[], options: WorldOptions = {}): Promise<SchedulingWorld> {
@@ -61,7 +64,7 @@ export class SchedulingWorld {
       await fleet.close();
       throw error;
     }
-    const world = new SchedulingWorld(queen, fleet, env);
+    const world = new SchedulingWorld(queen, fleet, env, options.admin);
     try {
       for (const hive of fleet.hives) {
         if (options.register === false) break;
@@ -76,7 +79,7 @@ export class SchedulingWorld {
   }
 
   http() {
-    return this.queen.http();
+    return this.admin ? request.agent(this.queen.app.getHttpServer()).set('Authorization', `Bearer ${this.admin}`) : this.queen.http();
   }
 
   get clock(): ManualClock {

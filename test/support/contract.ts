@@ -88,7 +88,7 @@ const violations: string[] = [];
 function loadContract(): Contract {
   if (!contract) {
     if (!existsSync(DOCUMENT_PATH)) {
-      throw new Error(`${DOCUMENT_PATH} is missing: run "npm run build && node dist/tools/openapi/write-document.js dist/openapi.json" (npm test does)`);
+      throw new Error(`${DOCUMENT_PATH} is missing: run "npm run build" (npm test does)`);
     }
     contract = new Contract(JSON.parse(readFileSync(DOCUMENT_PATH, 'utf8')));
   }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import {
@@ -71,6 +72,14 @@ export class EnvironmentVariables {
 
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
   OVERLOAD_LAG_MS?: number;
+
+  @IsOptional() @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, { message: 'QUEEN_ID must be 1 to 128 characters of A-Z a-z 0-9 . _ : -' })
+  QUEEN_ID?: string;
+
+  @IsOptional() @IsString()
+  @Matches(/^https?:\/\/[^\s/?#]+\/?$/, { message: 'QUEEN_ADVERTISE_URL must be http(s)://host:port' })
+  QUEEN_ADVERTISE_URL?: string;
 }
 
 export type DatabaseSettings =
@@ -96,6 +105,10 @@ export class QueenConfig {
   logLevel: string;
   /** Event-loop delay above which the queen sheds admin requests and spaces out heartbeats; 0 turns that off. */
   overloadLagMs: number;
+  /** This queen's name among queens. */
+  queenId: string;
+  /** The address other queens and clients reach this queen at. */
+  advertiseUrl: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -116,6 +129,8 @@ export const ENVIRONMENT_HELP: readonly (readonly [name: string, defaultValue: s
   ['HIVE_REQUEST_TIMEOUT_MS', '5000', 'timeout of each call to a hive'],
   ['OVERLOAD_LAG_MS', '100', 'event-loop lateness that sheds admin requests; 0 turns shedding off'],
   ['LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+  ['QUEEN_ID', '<host name>:<port>', 'this queen\'s name in GET /v1/cluster'],
+  ['QUEEN_ADVERTISE_URL', 'http://<HOST, or the host name>:<port>', 'the address clients and other queens reach this queen at'],
 ];
 
 /** Variables whose values must not reach stderr or the logs, even when they are wrong. */
@@ -185,8 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
   const dataDir = resolve(cwd, vars.QUEEN_DATA_DIR ?? 'data');
   const key = vars.QUEEN_SECRET_KEY;
 
+  const port = vars.PORT ?? 7833;
   return Object.assign(new QueenConfig(), {
-    port: vars.PORT ?? 7833,
+    port,
     host,
     database: parseDatabaseUrl(vars.DATABASE_URL, dataDir, cwd),
     dataDir,
@@ -200,5 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
     hiveRequestTimeoutMs: vars.HIVE_REQUEST_TIMEOUT_MS ?? 5000,
     logLevel: vars.LOG_LEVEL ?? 'info',
     overloadLagMs: vars.OVERLOAD_LAG_MS ?? 100,
+    queenId: vars.QUEEN_ID ?? `${hostname()}:${port}`,
+    advertiseUrl: (vars.QUEEN_ADVERTISE_URL ?? `http://${host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, ''),
   });
 }

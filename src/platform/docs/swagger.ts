@@ -8,6 +8,7 @@ const TAGS: [name: string, description: string][] = [
   ['fleet', 'Fleet-wide totals'],
   ['heartbeat', 'What hive agents send, authenticated by their own tokens'],
   ['events', 'A stream of fleet changes (Server-Sent Events)'],
+  ['cluster', 'The queens serving the fleet, and which one leads'],
   ['health', 'Probes for process supervisors and load balancers'],
 ];
 
