@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { CatalogWriteBehind } from '../src/catalog/catalog-write-behind';
 import { CatalogWriter } from '../src/catalog/catalog-writer';
+import { DeploymentCatalog } from '../src/catalog/deployment-catalog';
 import { buildDataSourceOptions } from '../src/catalog/database/database-options';
 import { HiveCatalog } from '../src/catalog/hive-catalog.service';
 import { FleetView } from '../src/fleet/fleet-view';
@@ -81,7 +82,8 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
   const dataSource = await new DataSource(buildDataSourceOptions(config.database)).initialize();
   await dataSource.runMigrations();
   try {
-    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock, new CatalogWriter());
+    const writer = new CatalogWriter();
+    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock, writer);
     const registry = new HiveRegistry(config.heartbeatTimeoutMs, clock.now());
     const writeBehind = new CatalogWriteBehind(catalog, config);
     progress(`${fmtInt(hives)} hives: registering`);
@@ -117,7 +119,7 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
     ids.forEach((id, h) => {
       registry.applyHeartbeat(id, { stamp: { sequence: 1, timestamp: clock.now() }, workers: Array.from({ length: 8 }, (_, i) => worker(h, i)), receivedAt: clock.now() });
     });
-    const fleet = new FleetView(catalog, registry, clock);
+    const fleet = new FleetView(catalog, registry, new DeploymentCatalog(dataSource, writer, clock), clock);
 
     const results: SizeResult['passes'] = {};
     results['sweep, quiet'] = await time(passes, () => {

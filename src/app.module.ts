@@ -4,6 +4,7 @@ import { CatalogModule } from './catalog/catalog.module';
 import { ClusterModule } from './cluster/cluster.module';
 import { DatabaseModule } from './catalog/database/database.module';
 import { DashboardModule } from './dashboard/dashboard.module';
+import { DeploymentsModule } from './deployments/deployments.module';
 import { FleetModule } from './fleet/fleet.module';
 import { HeartbeatModule } from './heartbeat/heartbeat.module';
 import { HivesModule } from './hives/hives.module';
@@ -48,6 +49,7 @@ export class AppModule {
         HealthModule,
         DashboardModule,
         ClusterModule,
+        DeploymentsModule,
       ],
       providers: [
         { provide: APP_PIPE, useClass: QueenValidationPipe },

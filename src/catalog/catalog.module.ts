@@ -4,6 +4,7 @@ import { QueenMetrics } from '../platform/metrics/queen-metrics';
 import { loadOrCreateSecretKey, SecretBox } from '../platform/security/secret-box';
 import { CatalogWriteBehind } from './catalog-write-behind';
 import { CatalogWriter } from './catalog-writer';
+import { DeploymentCatalog } from './deployment-catalog';
 import { HiveCatalog } from './hive-catalog.service';
 import { IdempotencyRecords } from './idempotency-records';
 
@@ -16,6 +17,7 @@ import { IdempotencyRecords } from './idempotency-records';
     CatalogWriter,
     HiveCatalog,
     IdempotencyRecords,
+    DeploymentCatalog,
     CatalogWriteBehind,
     {
       provide: SecretBox,
@@ -23,7 +25,7 @@ import { IdempotencyRecords } from './idempotency-records';
       useFactory: (config: QueenConfig) => new SecretBox(loadOrCreateSecretKey(config.secretKey, config.dataDir)),
     },
   ],
-  exports: [HiveCatalog, CatalogWriteBehind, IdempotencyRecords],
+  exports: [HiveCatalog, CatalogWriteBehind, IdempotencyRecords, DeploymentCatalog],
 })
 export class CatalogModule implements OnModuleInit {
   constructor(

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CatalogHive } from '../catalog/catalog.types';
+import { DeploymentCatalog } from '../catalog/deployment-catalog';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import type { HiveCapabilities, HiveStatus } from '../domain/fleet';
 import { liveStatus } from '../domain/liveness';
@@ -59,6 +60,7 @@ export class FleetView {
   constructor(
     private readonly catalog: HiveCatalog,
     private readonly registry: HiveRegistry,
+    private readonly deployments: DeploymentCatalog,
     private readonly clock: Clock,
   ) {}
 
@@ -124,12 +126,12 @@ export class FleetView {
 
   /** Workers the hives report, plus those still starting (held by a reservation), by hive then worker id. */
   workers(filter: { hiveId?: string; modelId?: string }): WorkerDto[] {
-    const reported = this.registry.listWorkers(filter).map(({ hiveId, worker }) => ({ ...toWorkerDto(hiveId, worker), reservation_id: null }));
+    const reported = this.registry.listWorkers(filter).map(({ hiveId, worker }) => this.withDeployment({ ...toWorkerDto(hiveId, worker), reservation_id: null }));
     const starting: WorkerDto[] = [];
     for (const reservation of this.registry.reservations(this.clock.now())) {
       if (filter.hiveId !== undefined && reservation.hiveId !== filter.hiveId) continue;
       if (filter.modelId !== undefined && reservation.modelId !== filter.modelId) continue;
-      starting.push({ ...toWorkerDto(reservation.hiveId, reservationAsWorker(reservation)), reservation_id: reservation.id });
+      starting.push(this.withDeployment({ ...toWorkerDto(reservation.hiveId, reservationAsWorker(reservation)), reservation_id: reservation.id }));
     }
     return [...reported, ...starting].sort((a, b) =>
       a.hive_id === b.hive_id ? a.worker_id.localeCompare(b.worker_id) : a.hive_id.localeCompare(b.hive_id),
@@ -138,10 +140,15 @@ export class FleetView {
 
   worker(id: string): WorkerDto {
     const reported = this.registry.findWorker(id);
-    if (reported) return { ...toWorkerDto(reported.hiveId, reported.worker), reservation_id: null };
+    if (reported) return this.withDeployment({ ...toWorkerDto(reported.hiveId, reported.worker), reservation_id: null });
     const reservation = this.registry.reservationOfWorker(id, this.clock.now());
-    if (reservation) return { ...toWorkerDto(reservation.hiveId, reservationAsWorker(reservation)), reservation_id: reservation.id };
+    if (reservation) return this.withDeployment({ ...toWorkerDto(reservation.hiveId, reservationAsWorker(reservation)), reservation_id: reservation.id });
     throw notFound('worker', id);
+  }
+
+  private withDeployment(worker: WorkerDto): WorkerDto {
+    worker.deployment = this.deployments.deploymentOfWorker(worker.worker_id);
+    return worker;
   }
 
   /** Fleet-wide totals: hives by status, workers by state, GPU memory of online hives, reservations. */

@@ -14,5 +14,6 @@ import { WorkersController } from './workers.controller';
   imports: [CatalogModule, RegistryModule, HiveClientModule, IdempotencyModule],
   controllers: [PlacementsController, WorkersController],
   providers: [PlacementService, WorkerSpawner, StrayWorkers],
+  exports: [WorkerSpawner],
 })
 export class SchedulingModule {}

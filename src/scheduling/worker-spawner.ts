@@ -26,6 +26,16 @@ export interface SpawnAttempt {
   uncertain: boolean;
 }
 
+/** How a start may be shaped by its caller (a deployment's reconciler, or a client's chosen id). */
+export interface StartOptions {
+  /** The worker's id; generated when absent. */
+  workerId?: string;
+  /** Hives not to place it on (a deployment's max_per_hive). */
+  excludeHives?: readonly string[];
+  /** Runs once the hive is chosen and its capacity held, before the hive is asked; a throw cancels the start. */
+  beforeSpawn?: (placed: Reservation) => Promise<void>;
+}
+
 export interface StartedWorker {
   workerId: string;
   hiveId: string;
@@ -63,12 +73,21 @@ export class WorkerSpawner {
    * client chose is never used on a second hive after a spawn of unknown
    * outcome: that hive may run it, and one id names one worker.
    */
-  async startWorker(request: PlacementRequest, chosenId?: string): Promise<StartedWorker> {
+  async startWorker(request: PlacementRequest, options: StartOptions = {}): Promise<StartedWorker> {
+    const chosenId = options.workerId;
     const tried = new Map<string, SpawnAttempt>();
     let workerId = chosenId ?? newWorkerId();
     while (tried.size < MAX_SPAWN_ATTEMPTS) {
-      const reservation = this.placeAndReserve(request, workerId, tried);
+      const reservation = this.placeAndReserve(request, workerId, tried, options.excludeHives ?? []);
       if (!reservation) break;
+      if (options.beforeSpawn) {
+        try {
+          await options.beforeSpawn(reservation);
+        } catch (error) {
+          this.registry.release(reservation.id);
+          throw error;
+        }
+      }
       const hive = this.catalog.findById(reservation.hiveId);
       try {
         if (!hive) throw new HiveRequestError('unreachable', 'hive was deleted', undefined, undefined, 'no');
@@ -134,11 +153,16 @@ export class WorkerSpawner {
    * between. Throws 409 when nothing fits at the first attempt; returns null
    * when hives were tried and none is left.
    */
-  private placeAndReserve(request: PlacementRequest, workerId: string, tried: ReadonlyMap<string, SpawnAttempt>): Reservation | null {
+  private placeAndReserve(
+    request: PlacementRequest,
+    workerId: string,
+    tried: ReadonlyMap<string, SpawnAttempt>,
+    excludeHives: readonly string[],
+  ): Reservation | null {
     if (tried.size === 0 && this.workerExists(workerId)) {
       throw new ProblemException(HttpStatus.CONFLICT, 'worker-exists', `a worker "${workerId}" exists (or is starting); stop it first or choose another id`);
     }
-    const result = this.placements.decide(request, new Set(tried.keys()));
+    const result = this.placements.decide(request, new Set([...tried.keys(), ...excludeHives]));
     if (!result.ok) {
       if (tried.size > 0) return null;
       this.metrics.placements.inc({ route: 'spawn', result: 'rejected' });

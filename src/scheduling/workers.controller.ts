@@ -54,7 +54,7 @@ export class WorkersController {
   @ApiProblem(503, 'Hives that could take it all failed to start it; `tried` gives each hive\'s own answer')
   @ApiBodyProblems()
   async start(@Body() body: StartWorkerDto, @Res({ passthrough: true }) res: Response): Promise<WorkerStartedDto> {
-    const started = await this.spawner.startWorker(toPlacementRequest(body), body.worker_id);
+    const started = await this.spawner.startWorker(toPlacementRequest(body), { workerId: body.worker_id });
     res.location(`/v1/workers/${encodeURIComponent(started.workerId)}`);
     return {
       worker_id: started.workerId,

@@ -3,7 +3,8 @@
  * loopback with fake hives: what operators type, what they read, and the exit codes scripts test.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -107,6 +108,36 @@ describe('queenctl against a real queen', () => {
     expect(resumed.stdout).toMatch(/^\S+Z {2}hive\.removed +hive_id=later\n$/);
   });
 
+  it('applies a deployment file, lists, scales and removes it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'queenctl-'));
+    try {
+      const file = join(dir, 'chat.yaml');
+      const write = (replicas: number, model = 'tiny-model') =>
+        writeFileSync(file, `name: chat\nmodel_id: ${model}\nreplicas: ${replicas}\nvram_bytes: 4GiB\nram_bytes: 2GiB\nmax_per_hive: 1\nstrategy: spread\n`);
+      write(1);
+      expect(await ctl('deployments', 'apply', '-f', file)).toMatchObject({ code: 0, stdout: 'deployment chat created\n' });
+      expect(await ctl('deployments', 'apply', '-f', file)).toMatchObject({ code: 0, stdout: 'deployment chat unchanged\n' });
+      write(2);
+      expect(await ctl('deployments', 'apply', '-f', file)).toMatchObject({ code: 0, stdout: 'deployment chat configured (replicas)\n' });
+      write(2, 'other-model');
+      const fixed = await ctl('deployments', 'apply', '-f', file);
+      expect(fixed).toMatchObject({ code: 2, stderr: expect.stringContaining('deployment chat: model_id cannot change') });
+
+      const listed = await ctl('deployments', 'ls');
+      expect(listed.stdout).toMatch(/^NAME\s+MODEL\s+READY\s+STARTING\s+LOST\s+UNPLACED\s+REASON\nchat\s+tiny-model\s+\d\/2\s+\d\s+0\s+\d\s+\S+\n$/);
+      const shown = parse((await ctl('deployments', 'get', 'chat', '-o', 'yaml')).stdout) as { replicas: number; vram_bytes: number; strategy: string };
+      expect(shown).toMatchObject({ replicas: 2, vram_bytes: 4 * 2 ** 30, strategy: 'spread' });
+      expect(await ctl('deployments', 'scale', 'chat', '--replicas', '0')).toMatchObject({ code: 0, stdout: 'deployment chat scaled to 0\n' });
+      expect(await ctl('deployments', 'rm', 'chat')).toMatchObject({ code: 0, stdout: 'deployment chat deleted; its workers are being stopped\n' });
+      expect((await ctl('deployments', 'get', 'chat')).code).toBe(1);
+      writeFileSync(file, 'name: [unclosed');
+      expect((await ctl('deployments', 'apply', '-f', file)).code).toBe(2);
+      expect((await ctl('deployments', 'apply', '-f', join(dir, 'missing.yaml'))).code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('shows the cluster: this queen, leading', async () => {
     const cluster = await ctl('cluster');
     expect(cluster.code).toBe(0);
@@ -134,7 +165,7 @@ describe('queenctl against a real queen', () => {
   it('prints help for every command', async () => {
     const help = await ctl('--help');
     expect(help.code).toBe(0);
-    for (const command of ['hives', 'workers', 'place', 'events', 'cluster']) expect(help.stdout).toContain(command);
+    for (const command of ['hives', 'workers', 'deployments', 'place', 'events', 'cluster']) expect(help.stdout).toContain(command);
     expect((await ctl('workers', 'start', '--help')).stdout).toMatch(/--vram <size>/);
   });
 });

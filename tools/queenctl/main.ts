@@ -9,7 +9,9 @@
  * QUEEN_URL and QUEEN_API_TOKEN come from the environment (or --queen, --token). Exit codes: 0 done,
  * 1 the queen refused (its problem is printed), 2 a usage error, 3 the queen could not be reached.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
 import { Problem, ProblemError, QueenClient, UnreachableError } from './client';
 import { followEvents, StreamEvent } from './events';
 import { Column, OUTPUT_FORMATS, OutputFormat, render, renderFields, renderTable } from './output';
@@ -51,6 +53,55 @@ export interface Io {
   err: (text: string) => void;
   /** Terminal width that tables fit in. */
   columns: number;
+}
+
+interface Deployment {
+  name: string;
+  model_id: string;
+  replicas: number;
+  vram_bytes: number;
+  ram_bytes: number;
+  backend: string | null;
+  strategy: string;
+  labels: Record<string, string>;
+  max_per_hive: number | null;
+  status: { ready: number; starting: number; lost: number; unplaced: number; reason: string | null; workers: { worker_id: string; hive_id: string; device: string; state: string }[] };
+}
+
+const DEPLOYMENT_COLUMNS: Column<Deployment>[] = [
+  { header: 'NAME', value: (d) => d.name },
+  { header: 'MODEL', value: (d) => d.model_id },
+  { header: 'READY', value: (d) => `${d.status.ready}/${d.replicas}` },
+  { header: 'STARTING', value: (d) => String(d.status.starting) },
+  { header: 'LOST', value: (d) => String(d.status.lost) },
+  { header: 'UNPLACED', value: (d) => String(d.status.unplaced) },
+  { header: 'REASON', value: (d) => d.status.reason ?? '-' },
+];
+
+/** Fields of a deployment that PATCH changes; the others are fixed at creation. */
+const CHANGEABLE = ['replicas', 'strategy', 'labels', 'max_per_hive'] as const;
+const SIZE_FIELDS = ['vram_bytes', 'ram_bytes'] as const;
+
+/** A deployment file (YAML or JSON) as the API takes it; sizes may be written `8GiB`. */
+function readDeploymentFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CommanderError(EXIT.usage, 'queenctl.file', `cannot read ${path}: ${(error as Error).message}`);
+  }
+  let body: unknown;
+  try {
+    body = parseYaml(text);
+  } catch (error) {
+    throw new CommanderError(EXIT.usage, 'queenctl.file', `${path} is not YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CommanderError(EXIT.usage, 'queenctl.file', `${path} must hold one deployment (a mapping)`);
+  const deployment = { ...(body as Record<string, unknown>) };
+  for (const field of SIZE_FIELDS) {
+    if (typeof deployment[field] === 'string') deployment[field] = sizeOption(field)(deployment[field] as string);
+  }
+  return deployment;
 }
 
 const ago = (iso: string | null): string => {
@@ -128,7 +179,7 @@ export function describeProblem(problem: Problem): string {
 
 export function buildProgram(io: Io): Command {
   const program = new Command('queenctl')
-    .description('Operate a queen: hives, workers, placements and events.')
+    .description('Operate a queen: hives, workers, deployments, placements and events.')
     .addOption(new Option('--queen <url>', 'the queen\'s base URL').env('QUEEN_URL').default('http://127.0.0.1:7833'))
     .addOption(new Option('--token <token>', 'admin token').env('QUEEN_API_TOKEN'))
     .addOption(new Option('-o, --output <format>', 'table, json or yaml').choices(OUTPUT_FORMATS).default('table'))
@@ -303,6 +354,99 @@ export function buildProgram(io: Io): Command {
         },
         onReconnect: (reason) => io.err(`queenctl: ${reason}; reconnecting`),
       });
+    });
+
+  const deployments = program.command('deployments').description('models the queen keeps running');
+  deployments
+    .command('ls')
+    .description('list deployments with their replicas ready')
+    .action(async () => {
+      const items: Deployment[] = [];
+      for (let offset = 0; ; offset += 500) {
+        const { body } = await client().request<{ items: Deployment[]; total: number }>('GET', `/v1/deployments?limit=500&offset=${offset}`);
+        items.push(...body.items);
+        if (body.items.length === 0 || items.length >= body.total) break;
+      }
+      show(items, () => (items.length === 0 ? 'no deployments' : renderTable(items, DEPLOYMENT_COLUMNS, io.columns)));
+    });
+  deployments
+    .command('get <name>')
+    .description('show one deployment and its workers')
+    .action(async (name: string) => {
+      const { body } = await client().request<Deployment>('GET', `/v1/deployments/${encodeURIComponent(name)}`);
+      show(body, () =>
+        [
+          renderFields([
+            ['name', body.name],
+            ['model', body.model_id],
+            ['replicas', `${body.status.ready} ready of ${body.replicas} (${body.status.starting} starting, ${body.status.lost} lost, ${body.status.unplaced} unplaced)`],
+            ['reason', body.status.reason ?? '-'],
+            ['needs', `${formatBytes(body.vram_bytes)} VRAM, ${formatBytes(body.ram_bytes)} RAM${body.backend ? `, ${body.backend}` : ''}`],
+            ['placement', `${body.strategy}${body.max_per_hive === null ? '' : `, at most ${body.max_per_hive} per hive`}, labels ${labelsText(body.labels)}`],
+          ]),
+          ...(body.status.workers.length === 0
+            ? []
+            : [
+                '',
+                renderTable(body.status.workers, [
+                  { header: 'WORKER', value: (w) => w.worker_id },
+                  { header: 'HIVE', value: (w) => w.hive_id },
+                  { header: 'DEVICE', value: (w) => w.device },
+                  { header: 'STATE', value: (w) => w.state },
+                ], io.columns),
+              ]),
+        ].join('\n'),
+      );
+    });
+  deployments
+    .command('apply')
+    .description('create the deployment a file describes, or change it to match')
+    .requiredOption('-f, --file <path>', 'YAML or JSON: name, model_id, replicas, vram_bytes (8GiB), ram_bytes, backend, strategy, labels, max_per_hive')
+    .action(async ({ file }: { file: string }) => {
+      const wanted = readDeploymentFile(file);
+      const name = wanted.name;
+      if (typeof name !== 'string') throw new CommanderError(EXIT.usage, 'queenctl.file', `${file} has no name`);
+      let current: Deployment | null = null;
+      try {
+        current = (await client().request<Deployment>('GET', `/v1/deployments/${encodeURIComponent(name)}`)).body;
+      } catch (error) {
+        if (!(error instanceof ProblemError && error.problem.status === 404)) throw error;
+      }
+      if (current === null) {
+        const { body } = await client().create<Deployment>('/v1/deployments', wanted);
+        done(body, `deployment ${body.name} created`);
+        return;
+      }
+      const fixed = Object.keys(wanted).filter(
+        (key) => key !== 'name' && !(CHANGEABLE as readonly string[]).includes(key) && JSON.stringify(wanted[key]) !== JSON.stringify((current as unknown as Record<string, unknown>)[key]),
+      );
+      if (fixed.length > 0) {
+        throw new CommanderError(EXIT.usage, 'queenctl.fixed', `deployment ${name}: ${fixed.join(', ')} cannot change; remove it (queenctl deployments rm ${name}) and apply again`);
+      }
+      const change = Object.fromEntries(
+        CHANGEABLE.filter((key) => key in wanted && JSON.stringify(wanted[key]) !== JSON.stringify(current![key])).map((key) => [key, wanted[key]]),
+      );
+      if (Object.keys(change).length === 0) {
+        done(current, `deployment ${name} unchanged`);
+        return;
+      }
+      const { body } = await client().request<Deployment>('PATCH', `/v1/deployments/${encodeURIComponent(name)}`, { body: change });
+      done(body, `deployment ${name} configured (${Object.keys(change).join(', ')})`);
+    });
+  deployments
+    .command('scale <name>')
+    .description('change how many replicas the queen keeps running')
+    .requiredOption('--replicas <n>', 'replicas, 0 to 1000', (text) => Number(text))
+    .action(async (name: string, { replicas }: { replicas: number }) => {
+      const { body } = await client().request<Deployment>('PATCH', `/v1/deployments/${encodeURIComponent(name)}`, { body: { replicas } });
+      done(body, `deployment ${name} scaled to ${body.replicas}`);
+    });
+  deployments
+    .command('rm <name>')
+    .description('delete a deployment; the queen stops its workers')
+    .action(async (name: string) => {
+      await client().request('DELETE', `/v1/deployments/${encodeURIComponent(name)}`);
+      done({ name, deleted: true }, `deployment ${name} deleted; its workers are being stopped`);
     });
 
   program

@@ -145,6 +145,13 @@ export class HiveModel {
     }
   }
 
+  /** Marks a worker Failed, as a hive reports a model process that crashed. */
+  failWorker(workerId: string): void {
+    const worker = this.findWorker(workerId);
+    this.cancelLoading(worker);
+    worker.state = 'Failed';
+  }
+
   /** Starts a worker as `POST /v1/workers/spawn` asks, or refuses it with an HiveApiError. */
   spawn(body: unknown): Record<string, unknown> {
     const request = validateSpawnRequest(body);

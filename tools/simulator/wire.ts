@@ -3,7 +3,7 @@
  * (snake_case): the hive API the queen calls, and the heartbeat the hive sends.
  */
 
-export type HiveWorkerState = 'Loading' | 'Idle';
+export type HiveWorkerState = 'Loading' | 'Idle' | 'Failed';
 export type HiveWorkerBackend = 'cuda' | 'cpu';
 
 /** `POST /v1/workers/spawn` body. `vram_bytes`/`ram_bytes` are simulator extensions. */

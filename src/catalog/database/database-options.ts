@@ -1,9 +1,11 @@
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseSettings } from '../../platform/config/queen-config';
 import { HiveEntity } from '../hive.entity';
+import { DeploymentEntity, DeploymentWorkerEntity } from '../deployment.entity';
 import { IdempotencyRecordEntity } from '../idempotency-record.entity';
 import { CreateHives1764201600000 } from '../migrations/1764201600000-create-hives';
 import { CreateIdempotencyKeys1764806400000 } from '../migrations/1764806400000-create-idempotency-keys';
+import { CreateDeployments1764892800000 } from '../migrations/1764892800000-create-deployments';
 import { SqlStatementCounter } from './sql-statement-counter';
 
 /**
@@ -16,8 +18,8 @@ export function buildDataSourceOptions(
   logger: SqlStatementCounter = new SqlStatementCounter(),
 ): DataSourceOptions {
   const common = {
-    entities: [HiveEntity, IdempotencyRecordEntity],
-    migrations: [CreateHives1764201600000, CreateIdempotencyKeys1764806400000],
+    entities: [HiveEntity, IdempotencyRecordEntity, DeploymentEntity, DeploymentWorkerEntity],
+    migrations: [CreateHives1764201600000, CreateIdempotencyKeys1764806400000, CreateDeployments1764892800000],
     migrationsRun: false,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,

@@ -32,6 +32,8 @@ export class WorkerDto {
   gpu_percent: number | null;
   /** Set while the worker is only a reservation the hive has not reported yet. @example null */
   reservation_id?: string | null;
+  /** The deployment the queen started it for; null for a worker started on its own. @example "chat-8b" */
+  deployment?: string | null;
 }
 
 export class CapacityDto {

@@ -73,6 +73,12 @@ export class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
   OVERLOAD_LAG_MS?: number;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(600_000)
+  RECONCILE_INTERVAL_MS?: number;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1000) @Max(86_400_000)
+  RESCHEDULE_AFTER_MS?: number;
+
   @IsOptional() @IsString()
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, { message: 'QUEEN_ID must be 1 to 128 characters of A-Z a-z 0-9 . _ : -' })
   QUEEN_ID?: string;
@@ -105,6 +111,10 @@ export class QueenConfig {
   logLevel: string;
   /** Event-loop delay above which the queen sheds admin requests and spaces out heartbeats; 0 turns that off. */
   overloadLagMs: number;
+  /** How often deployments are reconciled (also soon after any change). */
+  reconcileIntervalMs: number;
+  /** A hive silent this long has its deployments' workers started elsewhere. */
+  rescheduleAfterMs: number;
   /** This queen's name among queens. */
   queenId: string;
   /** The address other queens and clients reach this queen at. */
@@ -129,6 +139,8 @@ export const ENVIRONMENT_HELP: readonly (readonly [name: string, defaultValue: s
   ['HIVE_REQUEST_TIMEOUT_MS', '5000', 'timeout of each call to a hive'],
   ['OVERLOAD_LAG_MS', '100', 'event-loop lateness that sheds admin requests; 0 turns shedding off'],
   ['LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+  ['RECONCILE_INTERVAL_MS', '2000', 'how often deployments are reconciled (also soon after any change)'],
+  ['RESCHEDULE_AFTER_MS', '60000', 'a hive silent this long has its deployments\' workers started elsewhere'],
   ['QUEEN_ID', '<host name>:<port>', 'this queen\'s name in GET /v1/cluster'],
   ['QUEEN_ADVERTISE_URL', 'http://<HOST, or the host name>:<port>', 'the address clients and other queens reach this queen at'],
 ];
@@ -216,6 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
     hiveRequestTimeoutMs: vars.HIVE_REQUEST_TIMEOUT_MS ?? 5000,
     logLevel: vars.LOG_LEVEL ?? 'info',
     overloadLagMs: vars.OVERLOAD_LAG_MS ?? 100,
+    reconcileIntervalMs: vars.RECONCILE_INTERVAL_MS ?? 2000,
+    rescheduleAfterMs: vars.RESCHEDULE_AFTER_MS ?? 60000,
     queenId: vars.QUEEN_ID ?? `${hostname()}:${port}`,
     advertiseUrl: (vars.QUEEN_ADVERTISE_URL ?? `http://${host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, ''),
   });

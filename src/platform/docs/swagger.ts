@@ -4,6 +4,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 const TAGS: [name: string, description: string][] = [
   ['hives', 'The catalog of hives: register, change, remove, rotate tokens; read them with their live status'],
   ['workers', 'Start and stop inference workers, and list those the hives report'],
+  ['deployments', 'Desired state: models the queen keeps running, replacing workers that fail or whose hive stays away'],
   ['scheduling', 'Placement plans: which hive and GPU would take a worker now'],
   ['fleet', 'Fleet-wide totals'],
   ['heartbeat', 'What hive agents send, authenticated by their own tokens'],

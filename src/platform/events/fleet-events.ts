@@ -10,6 +10,13 @@ export const PUBLIC_EVENT_TYPES = [
   'worker.added',
   'worker.removed',
   'placement.created',
+  'deployment.created',
+  'deployment.updated',
+  'deployment.deleted',
+  'deployment.worker_started',
+  'deployment.worker_replaced',
+  'fleet.outage',
+  'fleet.recovered',
 ] as const;
 export type PublicEventType = (typeof PUBLIC_EVENT_TYPES)[number];
 

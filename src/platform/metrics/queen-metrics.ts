@@ -66,6 +66,22 @@ export class QueenMetrics {
     registers: [this.registry],
   });
 
+  readonly reconcileActions = new Counter({
+    name: 'queen_reconcile_actions_total',
+    help: 'Actions the deployment reconciler took: start, stop, forget (a failed worker), evict (a worker of a hive away too long)',
+    labelNames: ['action'],
+    registers: [this.registry],
+  });
+
+  readonly reconcileDuration = new Histogram({
+    name: 'queen_reconcile_duration_seconds',
+    help: 'Duration of one reconcile pass over every deployment',
+    buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+
+  private deploymentReplicas: (() => { deployment: string; state: string; count: number }[]) | null = null;
+
   readonly eventClientsDropped = new Counter({
     name: 'queen_event_clients_dropped_total',
     help: 'Event stream clients disconnected for falling too far behind',
@@ -88,6 +104,17 @@ export class QueenMetrics {
       collect() {
         this.reset();
         this.inc(sqlStatements());
+      },
+    });
+    const replicas = () => this.deploymentReplicas?.() ?? [];
+    new Gauge({
+      name: 'queen_deployment_replicas',
+      help: 'Workers of each deployment by state: desired, ready, starting, lost, unplaced',
+      labelNames: ['deployment', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { deployment, state, count } of replicas()) this.set({ deployment, state }, count);
       },
     });
     // Four gauges read one snapshot per scrape: it is taken once and dropped after this turn of the event loop.
@@ -144,6 +171,11 @@ export class QueenMetrics {
   /** Called once by the module that owns the database connection. */
   countSqlStatements(read: () => number): void {
     this.sqlStatements = read;
+  }
+
+  /** Called once by the deployments module: replicas per deployment and state, read at each scrape. */
+  provideDeploymentReplicas(read: () => { deployment: string; state: string; count: number }[]): void {
+    this.deploymentReplicas = read;
   }
 
   /** Called once by the module that can see the catalog and registry. */

@@ -1,0 +1,162 @@
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsLabelMap, OptionalNotNull, QueryInt } from '../../platform/http/validators';
+
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+export const MAX_REPLICAS = 1000;
+
+export class CreateDeploymentDto {
+  /** Same rules as a hive id. @example "chat-8b" */
+  @IsString()
+  @Matches(NAME, { message: 'name must be 1 to 63 characters of a-z 0-9 . _ -, starting with a letter or digit' })
+  name: string;
+
+  /** @example "llama-3-8b" */
+  @IsString()
+  @MinLength(1)
+  @MaxLength(256)
+  model_id: string;
+
+  /** Workers to keep running. @example 2 */
+  @IsInt()
+  @Min(0)
+  @Max(MAX_REPLICAS)
+  replicas: number;
+
+  /** VRAM each worker needs on one GPU; 0 for CPU workers. @example 8589934592 */
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  vram_bytes: number;
+
+  /** Host RAM each worker needs. @example 2147483648 */
+  @OptionalNotNull()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  ram_bytes?: number;
+
+  /** `cuda` or `metal` for that GPU backend only, `cpu` for RAM only; absent: any GPU. @example "cuda" */
+  @OptionalNotNull()
+  @IsIn(['cuda', 'metal', 'cpu'])
+  backend?: 'cuda' | 'metal' | 'cpu';
+
+  /** `binpack` (default) fills the fullest GPU that fits; `spread` the emptiest. @example "spread" */
+  @OptionalNotNull()
+  @IsIn(['binpack', 'spread'])
+  strategy?: 'binpack' | 'spread';
+
+  /** Only hives carrying all of these labels. @example { "zone": "a" } */
+  @OptionalNotNull()
+  @IsLabelMap()
+  labels?: Record<string, string>;
+
+  /** At most this many of its workers on one hive; absent: no limit. @example 1 */
+  @OptionalNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_REPLICAS)
+  max_per_hive?: number;
+}
+
+export class PatchDeploymentDto {
+  /** @example 3 */
+  @OptionalNotNull()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_REPLICAS)
+  replicas?: number;
+
+  /** @example "binpack" */
+  @OptionalNotNull()
+  @IsIn(['binpack', 'spread'])
+  strategy?: 'binpack' | 'spread';
+
+  /** Replaces all labels. @example { "zone": "b" } */
+  @OptionalNotNull()
+  @IsLabelMap()
+  labels?: Record<string, string>;
+
+  /** @example 2 */
+  @OptionalNotNull()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_REPLICAS)
+  max_per_hive?: number;
+}
+
+export class ListDeploymentsQueryDto {
+  /** Page size, 1–500. */
+  @ApiPropertyOptional({ example: 50 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit: number = 50;
+
+  /** Deployments to skip, in name order. */
+  @ApiPropertyOptional({ example: 0 })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  offset: number = 0;
+}
+
+export class DeploymentWorkerDto {
+  /** @example "chat-8b-3f2a9c1d" */
+  worker_id: string;
+  /** @example "gpu-node-01" */
+  hive_id: string;
+  /** @example "cuda:0" */
+  device: string;
+  /** As its hive reports it; `starting` while only reserved; `lost` while its hive is away. @example "idle" */
+  state: string;
+}
+
+export class DeploymentStatusDto {
+  /** Workers reported idle, ready or busy by a live hive. @example 1 */
+  ready: number;
+  /** Reserved, starting or loading. @example 1 */
+  starting: number;
+  /** On hives that are away, not replaced yet. @example 0 */
+  lost: number;
+  /** Replicas that could not be placed at the last attempt. @example 0 */
+  unplaced: number;
+  /** Null when every replica is ready. @example "starting" */
+  reason: 'no_capacity' | 'starting' | 'backoff' | 'held_fleet_outage' | null;
+  workers: DeploymentWorkerDto[];
+}
+
+export class DeploymentDto {
+  /** @example "chat-8b" */
+  name: string;
+  /** @example "llama-3-8b" */
+  model_id: string;
+  /** @example 2 */
+  replicas: number;
+  /** @example 8589934592 */
+  vram_bytes: number;
+  /** @example 2147483648 */
+  ram_bytes: number;
+  /** @example "cuda" */
+  backend: 'cuda' | 'metal' | 'cpu' | null;
+  /** @example "spread" */
+  strategy: 'binpack' | 'spread';
+  /** @example { "zone": "a" } */
+  labels: Record<string, string>;
+  /** @example 1 */
+  max_per_hive: number | null;
+  /** @example "2026-11-27T09:00:00.000Z" */
+  created_at: string;
+  /** @example "2026-11-27T09:00:00.000Z" */
+  updated_at: string;
+  status: DeploymentStatusDto;
+}
+
+export class DeploymentListDto {
+  items: DeploymentDto[];
+  /** @example 1 */
+  total: number;
+}

@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import { DeploymentCatalog, StoredDeployment } from '../catalog/deployment-catalog';
+import {
+  Backoff,
+  BRAKE_OFF,
+  DeploymentPlan,
+  DeploymentReason,
+  NO_BACKOFF,
+  nextBrake,
+  OutageBrake,
+  planDeployment,
+  ReconcileAction,
+  StandingRule,
+} from '../domain/reconcile';
+import { Clock } from '../platform/clock/clock';
+import { QueenConfig } from '../platform/config/queen-config';
+import { FleetEvents } from '../platform/events/fleet-events';
+import { ProblemException } from '../platform/http/problem';
+import { QueenMetrics } from '../platform/metrics/queen-metrics';
+import { HiveRegistry } from '../registry/hive-registry';
+import type { PlacementRequest } from '../scheduling/placement';
+import { WorkerSpawner } from '../scheduling/worker-spawner';
+import { DeploymentFacts } from './deployment-facts';
+
+/** What the last pass found for a deployment, for its status between passes. */
+export interface DeploymentOutcome {
+  unplaced: number;
+  reason: DeploymentReason;
+}
+
+/** A new worker's id: the deployment's name and 8 random hex digits, within the 63 characters of an id. */
+const newWorkerId = (deployment: string) => `${deployment.slice(0, 54)}-${randomBytes(4).toString('hex')}`;
+
+function placementOf(deployment: StoredDeployment): PlacementRequest {
+  const { spec } = deployment;
+  return {
+    modelId: spec.modelId,
+    vramBytes: spec.vramBytes,
+    ramBytes: spec.ramBytes,
+    backend: spec.backend ?? undefined,
+    strategy: spec.strategy,
+    labels: Object.keys(spec.labels).length > 0 ? spec.labels : undefined,
+  };
+}
+
+/**
+ * Keeps deployments' replicas running: every RECONCILE_INTERVAL_MS, and soon after anything that may
+ * call for it (a deployment changed, a worker or hive came or went), one pass at a time. A pass asks
+ * the pure planner (domain/reconcile.ts) what to do for each deployment and does it through the
+ * scheduler; each worker is recorded before its hive is asked to start it.
+ */
+@Injectable()
+export class Reconciler implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(Reconciler.name);
+  private timer: NodeJS.Timeout | undefined;
+  private subscription: Subscription | undefined;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private scheduled = false;
+  private stopped = false;
+  private readonly backoffs = new Map<string, Backoff>();
+  private readonly outcomes = new Map<string, DeploymentOutcome>();
+  private brake: OutageBrake = BRAKE_OFF;
+
+  constructor(
+    private readonly deployments: DeploymentCatalog,
+    private readonly registry: HiveRegistry,
+    private readonly facts: DeploymentFacts,
+    private readonly spawner: WorkerSpawner,
+    private readonly events: FleetEvents,
+    private readonly metrics: QueenMetrics,
+    private readonly clock: Clock,
+    private readonly config: QueenConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => this.soon(), this.config.reconcileIntervalMs);
+    this.timer.unref();
+    this.subscription = this.events.stream.subscribe((event) => {
+      if (event.type.startsWith('worker.') || event.type === 'hive.offline' || event.type === 'hive.online' || event.type === 'hive.removed') this.soon();
+    });
+    this.soon();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.subscription?.unsubscribe();
+  }
+
+  /** The fleet-outage brake holds now. */
+  get outage(): boolean {
+    return this.brake.held;
+  }
+
+  get standingRule(): StandingRule {
+    return { rescheduleAfterMs: this.config.rescheduleAfterMs, outage: this.brake.held, brakeReleasedAt: this.brake.releasedAt };
+  }
+
+  outcomeOf(name: string): DeploymentOutcome | undefined {
+    return this.outcomes.get(name);
+  }
+
+  /** A pass after this turn of the event loop (several requests for one coalesce). */
+  soon(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runOnce();
+    });
+  }
+
+  /** Runs a pass, or, while one runs, one more right after it; resolves when that is done. */
+  runOnce(): Promise<void> {
+    if (this.running) {
+      this.rerun = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.rerun = false;
+        await this.pass();
+      } while (this.rerun && !this.stopped);
+    })().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async pass(): Promise<void> {
+    const started = performance.now();
+    const now = this.clock.now();
+    try {
+      this.updateBrake(now);
+      const rule = this.standingRule;
+      const names = new Set<string>();
+      for (const deployment of this.deployments.list()) {
+        names.add(deployment.name);
+        const workers = this.facts.standings(this.deployments.workersOf(deployment.name), rule, now);
+        const plan = planDeployment(
+          { name: deployment.name, replicas: deployment.spec.replicas, maxPerHive: deployment.spec.maxPerHive },
+          workers,
+          this.backoffs.get(deployment.name) ?? NO_BACKOFF,
+          rule,
+          now,
+        );
+        this.backoffs.set(deployment.name, plan.backoff);
+        await this.carryOut(deployment, plan, now);
+      }
+      // Workers of deployments deleted since: stopped, then forgotten.
+      for (const worker of [...this.deployments.allWorkers()]) {
+        if (!names.has(worker.deployment)) await this.stop(worker.workerId, worker.hiveId, worker.deployment, 'deleted');
+      }
+      for (const name of [...this.outcomes.keys()]) if (!names.has(name)) this.outcomes.delete(name);
+    } catch (error) {
+      this.logger.warn(`reconcile pass failed, the next one retries: ${(error as Error).message}`);
+    } finally {
+      this.metrics.reconcileDuration.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private updateBrake(now: number): void {
+    const hives = [...this.registry.hives(now)].map((view) => ({
+      id: view.hiveId,
+      live: view.lastHeartbeatAt !== null && now - view.lastHeartbeatAt <= this.config.heartbeatTimeoutMs,
+      lastHeartbeatAt: view.lastHeartbeatAt,
+    }));
+    const next = nextBrake(this.brake, hives, this.config.heartbeatTimeoutMs, now);
+    if (next.held && !this.brake.held) {
+      this.logger.warn(`fleet outage: ${next.baseline.length} hive(s) were live, most went away at once; nothing is moved off them until they return`);
+      this.events.publish('fleet.outage', now, { hives: next.baseline.length });
+    } else if (!next.held && this.brake.held) {
+      this.logger.log('fleet recovered: no more than half of the hives are away; rescheduling resumes');
+      this.events.publish('fleet.recovered', now, {});
+    }
+    this.brake = next;
+  }
+
+  private async carryOut(deployment: StoredDeployment, plan: DeploymentPlan, now: number): Promise<void> {
+    let unplaced = 0;
+    for (const action of plan.actions) {
+      this.metrics.reconcileActions.inc({ action: action.kind });
+      if (action.kind === 'start') unplaced += await this.start(deployment, action, now);
+      else if (action.kind === 'stop') await this.stop(action.workerId, action.hiveId, deployment.name, action.why);
+      else if (action.kind === 'forget') await this.replaceFailed(action);
+      else await this.evict(action);
+    }
+    const reason: DeploymentReason = unplaced > 0 ? 'no_capacity' : plan.reason;
+    this.outcomes.set(deployment.name, { unplaced: unplaced + plan.heldBack, reason });
+  }
+
+  /** Starts up to `count` workers; returns how many could not be placed. */
+  private async start(deployment: StoredDeployment, action: Extract<ReconcileAction, { kind: 'start' }>, now: number): Promise<number> {
+    const exclude = new Set(action.excludeHives);
+    const perHive = new Map<string, number>();
+    for (const worker of this.deployments.workersOf(deployment.name)) if (!worker.replaced) perHive.set(worker.hiveId, (perHive.get(worker.hiveId) ?? 0) + 1);
+    for (let started = 0; started < action.count; started++) {
+      const workerId = newWorkerId(deployment.name);
+      try {
+        const worker = await this.spawner.startWorker(placementOf(deployment), {
+          workerId,
+          excludeHives: [...exclude],
+          beforeSpawn: (placed) =>
+            this.deployments.recordWorker({ workerId, deployment: deployment.name, hiveId: placed.hiveId, device: placed.device, startedAt: new Date(now) }),
+        });
+        this.events.publish('deployment.worker_started', this.clock.now(), { deployment: deployment.name, worker_id: workerId, hive_id: worker.hiveId, device: worker.device });
+        const onHive = (perHive.get(worker.hiveId) ?? 0) + 1;
+        perHive.set(worker.hiveId, onHive);
+        if (deployment.spec.maxPerHive !== null && onHive >= deployment.spec.maxPerHive) exclude.add(worker.hiveId);
+      } catch (error) {
+        if (error instanceof ProblemException && error.getStatus() === HttpStatus.CONFLICT) return action.count - started;
+        // The hives tried refused or did not answer: the record stays, and the next pass replaces it as failed.
+        this.logger.warn(`deployment ${deployment.name}: could not start a worker: ${(error as Error).message}`);
+        return action.count - started - 1;
+      }
+    }
+    return 0;
+  }
+
+  private async stop(workerId: string, hiveId: string, deployment: string, why: string): Promise<void> {
+    try {
+      await this.spawner.stopWorker(workerId, hiveId, this.registry.reservationOfWorker(workerId, this.clock.now())?.id ?? null);
+    } catch (error) {
+      // A hive removed from the catalog has nothing left to stop; any other failure is asked again next pass.
+      if (error instanceof ProblemException && error.getStatus() === HttpStatus.NOT_FOUND) {
+        await this.deployments.forgetWorker(workerId);
+        return;
+      }
+      this.logger.warn(`deployment ${deployment}: could not stop worker ${workerId} on ${hiveId} (${why}): ${(error as Error).message}`);
+      return;
+    }
+    await this.deployments.forgetWorker(workerId);
+  }
+
+  private async replaceFailed(action: Extract<ReconcileAction, { kind: 'forget' }>): Promise<void> {
+    if (action.why === 'gone') {
+      await this.deployments.forgetWorker(action.workerId);
+      return;
+    }
+    // A failed worker may still hold its hive's memory: ask the hive to clear it, whatever it answers.
+    await this.spawner.stopWorker(action.workerId, action.hiveId, null).catch(() => undefined);
+    await this.deployments.forgetWorker(action.workerId);
+    this.events.publish('deployment.worker_replaced', this.clock.now(), { deployment: action.deployment, worker_id: action.workerId, hive_id: action.hiveId, reason: 'failed' });
+  }
+
+  private async evict(action: Extract<ReconcileAction, { kind: 'evict' }>): Promise<void> {
+    await this.deployments.markReplaced(action.workerId);
+    this.events.publish('deployment.worker_replaced', this.clock.now(), {
+      deployment: action.deployment,
+      worker_id: action.workerId,
+      hive_id: action.hiveId,
+      reason: 'hive_offline',
+    });
+  }
+}
