@@ -277,6 +277,32 @@ describe('dashboard in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
   });
 
+  it('creates a deployment from the page, shows it becoming ready, and scales it', async () => {
+    await page.fill('#d-name', 'chat');
+    await page.fill('#d-model', 'tiny-model');
+    await page.fill('#d-replicas', '1');
+    await page.fill('#d-vram', '4');
+    await page.click('#deployment-submit');
+    await expectText(page.locator('#deployment-result strong'), 'Deployment chat created');
+    const row = page.locator('.deployment[data-deployment="chat"]');
+    await row.waitFor();
+    // The reconciler starts its worker; once its hive reports it ready, so does the page.
+    let hiveId: string | undefined;
+    await eventually(async () => {
+      hiveId = fleet.hives.find((hive) => hive.listWorkers().some((worker) => worker.workerId.startsWith('chat-')))?.id;
+      expect(hiveId).toBeDefined();
+    });
+    fleet.hive(hiveId!).finishLoading();
+    await beatAs(hiveId!);
+    await expectAttribute(row.locator('.ready'), 'data-ready', '1/1');
+    await expectText(row.locator('.meta'), 'tiny-model · 4.0 GiB · all ready');
+
+    await row.locator('button[aria-label="Scale chat up"]').click();
+    await expectAttribute(row.locator('.ready'), 'data-ready', '1/2');
+    await expectCount(page.locator('#event-log .event-deployment-updated'), 1);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-deployments.png'), fullPage: true });
+  });
+
   it('loaded nothing from outside the queen and raised no script errors', () => {
     expect(foreignRequests).toEqual([]);
     expect(pageErrors).toEqual([]);

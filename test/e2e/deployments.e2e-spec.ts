@@ -65,6 +65,11 @@ describe.each(DATABASE_KINDS)('deployments (%s)', (database) => {
     // Nothing more to do: another pass starts nothing.
     await reconcile();
     expect(spawnsOn()).toHaveLength(3);
+    const metrics = (await world!.http().get('/metrics').expect(200)).text;
+    expect(metrics).toContain('queen_deployment_replicas{deployment="chat",state="desired"} 3');
+    expect(metrics).toContain('queen_deployment_replicas{deployment="chat",state="ready"} 3');
+    expect(metrics).toMatch(/queen_reconcile_actions_total\{action="start"\} [1-9]/);
+    expect(metrics).toMatch(/queen_reconcile_duration_seconds_count [1-9]/);
   });
 
   it('replaces the worker of a hive silent past RESCHEDULE_AFTER_MS, and stops it when the hive comes back', async () => {

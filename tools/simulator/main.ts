@@ -95,6 +95,7 @@ async function startSimulation(config: SimulatorConfig): Promise<Simulation> {
   fleet.start();
   const timers = [statusTimer(hives, fleet)];
   if (config.killRatePerMinute > 0) timers.push(killTimer(hives, config.killRatePerMinute));
+  if (config.failRatePerMinute > 0) timers.push(failTimer(hives, config.failRatePerMinute));
   return { hives, client, fleet, timers };
 }
 
@@ -173,6 +174,16 @@ function killTimer(hives: readonly SimulatedHive[], ratePerMinute: number): Node
       if (hive.getFaults().heartbeatsStopped || Math.random() >= chancePerTick) continue;
       hive.setFaults({ heartbeatsStopped: true });
       if (Math.random() < 0.5) void hive.stop();
+    }
+  }, KILL_TICK_MS);
+}
+
+/** Each second every Idle worker turns Failed with probability rate/60, as a model process that crashes. */
+function failTimer(hives: readonly SimulatedHive[], ratePerMinute: number): NodeJS.Timeout {
+  const chancePerTick = (ratePerMinute * KILL_TICK_MS) / 60_000;
+  return setInterval(() => {
+    for (const hive of hives) {
+      for (const worker of hive.listWorkers()) if (worker.state === 'Idle' && Math.random() < chancePerTick) hive.failWorker(worker.workerId);
     }
   }, KILL_TICK_MS);
 }

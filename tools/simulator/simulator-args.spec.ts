@@ -14,6 +14,7 @@ describe('parseSimulatorArgs', () => {
         adminToken: 'from-env',
         hiveIdPrefix: 'sim-',
         killRatePerMinute: 0,
+        failRatePerMinute: 0,
         slowRate: 0,
         loadDelayMs: 3000,
       },
@@ -24,7 +25,7 @@ describe('parseSimulatorArgs', () => {
     const parsed = parseSimulatorArgs(
       [
         '--hives', '200', '--gpus', '8', '--vram-gb', '80', '--queen', 'http://localhost:9000/',
-        '--token', 'flag-token', '--prefix', 'bench.', '--kill-rate', '0.05', '--slow-rate', '0.1',
+        '--token', 'flag-token', '--prefix', 'bench.', '--kill-rate', '0.05', '--fail-rate', '0.2', '--slow-rate', '0.1',
         '--load-delay-ms', '0',
       ],
       { QUEEN_API_TOKEN: 'from-env' },
@@ -40,6 +41,7 @@ describe('parseSimulatorArgs', () => {
         adminToken: 'flag-token',
         hiveIdPrefix: 'bench.',
         killRatePerMinute: 0.05,
+        failRatePerMinute: 0.2,
         slowRate: 0.1,
         loadDelayMs: 0,
       },

@@ -15,6 +15,8 @@ export interface SimulatorConfig {
   hiveIdPrefix: string;
   /** Chance per hive per minute of going silent or dying. */
   killRatePerMinute: number;
+  /** Chance per running worker per minute of turning Failed (a crashed model process). */
+  failRatePerMinute: number;
   /** Fraction of hives whose hive API answers slowly. */
   slowRate: number;
   loadDelayMs: number;
@@ -37,6 +39,7 @@ interface RawOptions {
   token?: string;
   prefix: string;
   killRate: string;
+  failRate: string;
   slowRate: string;
   loadDelayMs: string;
 }
@@ -55,6 +58,7 @@ function commandLine(): Command {
     .option('--token <token>', 'admin token (default: env QUEEN_API_TOKEN)')
     .option('--prefix <text>', 'hive id prefix', 'sim-')
     .option('--kill-rate <r>', 'chance per hive per minute to go silent or die, 0..1', '0')
+    .option('--fail-rate <r>', 'chance per running worker per minute to turn Failed, 0..1', '0')
     .option('--slow-rate <r>', 'fraction of hives whose API answers slowly, 0..1', '0')
     .option('--load-delay-ms <n>', 'time a spawned worker stays Loading', '3000');
 }
@@ -89,6 +93,7 @@ export function parseSimulatorArgs(
       adminToken: values.token ?? (env.QUEEN_API_TOKEN || undefined),
       hiveIdPrefix,
       killRatePerMinute: parseFraction('--kill-rate', values.killRate),
+      failRatePerMinute: parseFraction('--fail-rate', values.failRate),
       slowRate: parseFraction('--slow-rate', values.slowRate),
       loadDelayMs: parseInteger('--load-delay-ms', values.loadDelayMs, 0, 3_600_000),
     },

@@ -21,7 +21,15 @@
   var EVENT_TYPES = [
     'hive.online', 'hive.offline', 'hive.capabilities', 'hive.removed',
     'worker.added', 'worker.removed', 'placement.created',
+    'deployment.created', 'deployment.updated', 'deployment.deleted',
+    'deployment.worker_started', 'deployment.worker_replaced', 'fleet.outage', 'fleet.recovered',
   ];
+  var DEPLOYMENT_REASON_TEXT = {
+    no_capacity: 'no hive has room',
+    starting: 'starting',
+    backoff: 'failing, retrying later',
+    held_fleet_outage: 'held: most hives went silent at once',
+  };
   var REJECTION_TEXT = {
     offline: 'Offline',
     cordoned: 'Cordoned',
@@ -197,6 +205,7 @@
   function load(only) {
     var query = '?limit=' + PAGE_SIZE + '&offset=' + view.offset + (view.status ? '&status=' + view.status : '');
     var totals = loadTotals();
+    var deployments = loadDeployments();
     return api('/v1/hives' + query).then(function (list) {
       if (list.items.length === 0 && list.total > 0 && view.offset > 0) {
         view.offset = Math.max(0, Math.floor((list.total - 1) / PAGE_SIZE) * PAGE_SIZE);
@@ -219,7 +228,7 @@
         view.total = list.total;
         view.states = states;
         view.workers = workers;
-        return totals;
+        return deployments.then(renderDeployments).then(function () { return totals; });
       }).then(render);
     });
   }
@@ -538,6 +547,13 @@
       case 'worker.added': return [e.worker_id, ' on ', e.hive_id, e.model_id ? ' · ' + e.model_id : '', e.device ? ' · ' + e.device : ''];
       case 'worker.removed': return [e.worker_id, ' left ', e.hive_id];
       case 'placement.created': return [e.worker_id, ' → ', e.hive_id, ' ', e.device || '', e.model_id ? ' · ' + e.model_id : ''];
+      case 'deployment.created': return [e.deployment, ' created, ', String(e.replicas), ' replica(s)'];
+      case 'deployment.updated': return [e.deployment, ' now ', String(e.replicas), ' replica(s)'];
+      case 'deployment.deleted': return [e.deployment, ' deleted'];
+      case 'deployment.worker_started': return [e.deployment, ': ', e.worker_id, ' → ', e.hive_id];
+      case 'deployment.worker_replaced': return [e.deployment, ': replacing ', e.worker_id, ' (', e.reason, ')'];
+      case 'fleet.outage': return ['most hives went silent at once: rescheduling held'];
+      case 'fleet.recovered': return ['hives are back: rescheduling resumes'];
       default: return [e.type];
     }
   }
@@ -758,9 +774,77 @@
     });
   }
 
+  // ---------------------------------------------------------- deployments
+
+  function loadDeployments() {
+    return api('/v1/deployments?limit=100').catch(function () { return null; });
+  }
+
+  function renderDeployments(list) {
+    if (!list) return;
+    var items = list.items.map(function (d) {
+      var s = d.status;
+      var meta = d.model_id + ' · ' + gib(d.vram_bytes) +
+        (s.reason ? ' · ' + (DEPLOYMENT_REASON_TEXT[s.reason] || s.reason) : ' · all ready') +
+        (s.unplaced ? ' · ' + s.unplaced + ' unplaced' : '') + (s.lost ? ' · ' + s.lost + ' lost' : '');
+      var minus = h('button', { class: 'btn', type: 'button', title: 'One replica less', 'aria-label': 'Scale ' + d.name + ' down', text: '−' });
+      var plus = h('button', { class: 'btn', type: 'button', title: 'One replica more', 'aria-label': 'Scale ' + d.name + ' up', text: '+' });
+      minus.disabled = d.replicas === 0;
+      minus.addEventListener('click', function () { scaleDeployment(d.name, d.replicas - 1); });
+      plus.addEventListener('click', function () { scaleDeployment(d.name, d.replicas + 1); });
+      return h('li', { class: 'deployment', 'data-deployment': d.name, 'data-reason': s.reason || '' },
+        h('div', null, h('span', { class: 'mono', text: d.name }), ' ',
+          h('span', { class: 'ready', 'data-ready': s.ready + '/' + d.replicas, text: s.ready + '/' + d.replicas + ' ready' })),
+        h('div', { class: 'scale' }, minus, plus),
+        h('div', { class: 'meta', text: meta }));
+    });
+    var target = $('deployment-list');
+    if (items.length === 0) target.replaceChildren(h('li', { class: 'empty', text: 'No deployments.' }));
+    else target.replaceChildren.apply(target, items);
+  }
+
+  function scaleDeployment(name, replicas) {
+    api('/v1/deployments/' + encodeURIComponent(name), { method: 'PATCH', body: { replicas: replicas } })
+      .then(function () { return refresh(); })
+      .catch(function (error) { showDeploymentResult('error', problemView(error)); });
+  }
+
+  function showDeploymentResult(kind, children) {
+    var box = $('deployment-result');
+    box.className = 'result result-' + kind;
+    box.replaceChildren.apply(box, children);
+    box.hidden = false;
+  }
+
+  function setUpDeploymentForm() {
+    var form = $('deployment-form');
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var name = $('d-name').value.trim();
+      var model = $('d-model').value.trim();
+      var replicas = Number($('d-replicas').value);
+      var vram = gibToBytes($('d-vram').value.trim());
+      if (!name || !model || !Number.isInteger(replicas) || isNaN(vram)) {
+        showDeploymentResult('error', [h('strong', { text: 'Check the form' }), h('p', { text: 'Enter a name, a model, whole replicas and the VRAM in GiB.' })]);
+        return;
+      }
+      $('deployment-submit').disabled = true;
+      api('/v1/deployments', { method: 'POST', body: { name: name, model_id: model, replicas: replicas, vram_bytes: vram } })
+        .then(function (created) {
+          showDeploymentResult('ok', [h('strong', { text: 'Deployment ' + created.name + ' created' }),
+            h('p', { class: 'muted', text: 'The queen starts its ' + created.replicas + ' replica(s) now.' })]);
+          form.reset();
+          return refresh();
+        })
+        .catch(function (error) { showDeploymentResult('error', problemView(error)); })
+        .then(function () { $('deployment-submit').disabled = false; });
+    });
+  }
+
   function start() {
     setUpTokenDialog();
     setUpPlacementForm();
+    setUpDeploymentForm();
     setUpListControls();
     refresh(true).then(function () {
       if (!locked) connectEvents();
