@@ -25,13 +25,15 @@ export interface RegisterOptions {
   concurrency?: number;
   /** Admin token, when the queen runs with QUEEN_API_TOKEN. */
   adminToken?: string;
+  /** The hive API port on 127.0.0.1 the queen is given for every hive (default 9, discard). */
+  hivePort?: number;
   onProgress?: (done: number) => void;
 }
 
 /**
  * Registers `count` hives through POST /v1/hives over keep-alive connections
  * and returns them with their tokens, in id order. Hives point at 127.0.0.1
- * port 9 (discard) so nothing the queen might call reaches another machine.
+ * (port 9, discard, unless `hivePort` says) so nothing the queen might call reaches another machine.
  */
 export async function registerHives(options: RegisterOptions): Promise<{ hives: BenchHive[]; seconds: number }> {
   const concurrency = options.concurrency ?? 32;
@@ -58,7 +60,7 @@ export async function registerHives(options: RegisterOptions): Promise<{ hives: 
       method: 'POST',
       path: '/v1/hives',
       headers,
-      body: JSON.stringify({ id, host: '127.0.0.1', port: 9, labels: { zone: ['a', 'b', 'c'][i % 3], bench: 'true' } }),
+      body: JSON.stringify({ id, host: '127.0.0.1', port: options.hivePort ?? 9, labels: { zone: ['a', 'b', 'c'][i % 3], bench: 'true' } }),
       headersTimeout: 30_000,
       bodyTimeout: 30_000,
     });

@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, In, Repository } from 'typeorm';
 import { Clock } from '../platform/clock/clock';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
@@ -41,6 +41,8 @@ const freezeDeployment = (row: DeploymentEntity): StoredDeployment =>
 export class DeploymentCatalog implements OnModuleInit {
   private readonly deployments = new Map<string, StoredDeployment>();
   private readonly workers = new Map<string, StoredDeploymentWorker>();
+  /** The same records by deployment, so a pass reads each deployment's own, not all. */
+  private readonly workersByDeployment = new Map<string, Map<string, StoredDeploymentWorker>>();
   private readonly deploymentRows: Repository<DeploymentEntity>;
   private readonly workerRows: Repository<DeploymentWorkerEntity>;
 
@@ -55,7 +57,25 @@ export class DeploymentCatalog implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     for (const row of await this.deploymentRows.find()) this.deployments.set(row.name, freezeDeployment(row));
-    for (const row of await this.workerRows.find()) this.workers.set(row.workerId, Object.freeze({ ...row }));
+    for (const row of await this.workerRows.find()) this.keep(Object.freeze({ ...row }));
+  }
+
+  private keep(worker: StoredDeploymentWorker): void {
+    const previous = this.workers.get(worker.workerId);
+    if (previous && previous.deployment !== worker.deployment) this.workersByDeployment.get(previous.deployment)?.delete(worker.workerId);
+    this.workers.set(worker.workerId, worker);
+    let own = this.workersByDeployment.get(worker.deployment);
+    if (!own) this.workersByDeployment.set(worker.deployment, (own = new Map()));
+    own.set(worker.workerId, worker);
+  }
+
+  private drop(workerId: string): void {
+    const previous = this.workers.get(workerId);
+    if (!previous) return;
+    this.workers.delete(workerId);
+    const own = this.workersByDeployment.get(previous.deployment);
+    own?.delete(workerId);
+    if (own?.size === 0) this.workersByDeployment.delete(previous.deployment);
   }
 
   list(): StoredDeployment[] {
@@ -109,7 +129,8 @@ export class DeploymentCatalog implements OnModuleInit {
   }
 
   workersOf(deployment: string): StoredDeploymentWorker[] {
-    return [...this.workers.values()].filter((worker) => worker.deployment === deployment);
+    const own = this.workersByDeployment.get(deployment);
+    return own ? [...own.values()] : [];
   }
 
   allWorkers(): IterableIterator<StoredDeploymentWorker> {
@@ -127,24 +148,26 @@ export class DeploymentCatalog implements OnModuleInit {
   async recordWorker(worker: Omit<StoredDeploymentWorker, 'replaced'>): Promise<void> {
     await this.writer.write(async () => {
       const row = this.workerRows.create({ ...worker, replaced: false });
-      await this.workerRows.save(row);
-      this.workers.set(worker.workerId, Object.freeze({ ...row }));
+      // One statement, no read first: this runs before every spawn.
+      await this.workerRows.upsert(row, ['workerId']);
+      this.keep(Object.freeze({ ...row }));
     });
   }
 
-  async markReplaced(workerId: string): Promise<void> {
+  /** Marks workers replaced, all in one statement. */
+  async markReplaced(workerIds: string[]): Promise<void> {
+    const known = workerIds.filter((id) => this.workers.has(id));
+    if (known.length === 0) return;
     await this.writer.write(async () => {
-      const current = this.workers.get(workerId);
-      if (!current) return;
-      await this.workerRows.update({ workerId }, { replaced: true });
-      this.workers.set(workerId, Object.freeze({ ...current, replaced: true }));
+      await this.workerRows.update({ workerId: In(known) }, { replaced: true });
+      for (const id of known) this.keep(Object.freeze({ ...this.workers.get(id)!, replaced: true }));
     });
   }
 
   async forgetWorker(workerId: string): Promise<void> {
     await this.writer.write(async () => {
       await this.workerRows.delete({ workerId });
-      this.workers.delete(workerId);
+      this.drop(workerId);
     });
   }
 }

@@ -68,6 +68,10 @@ export class HiveCatalog implements OnModuleInit {
     this.logger.log(`catalog holds ${this.hives.size} hive(s)`);
   }
 
+  has(id: string): boolean {
+    return this.hives.has(id);
+  }
+
   findById(id: string): CatalogHive | undefined {
     const row = this.hives.get(id);
     return row && toCatalogHive(row);

@@ -38,7 +38,7 @@ export class DeploymentFacts {
       reportedOn: located?.hiveId ?? null,
       reserved: this.registry.reservationOfWorker(worker.workerId, now) !== undefined,
       hiveLive: live,
-      hiveExists: this.catalog.findById(worker.hiveId) !== undefined,
+      hiveExists: this.catalog.has(worker.hiveId),
       hiveLastHeartbeatAt: view?.lastHeartbeatAt ?? null,
     };
   }

@@ -30,6 +30,9 @@ export interface DeploymentOutcome {
   reason: DeploymentReason;
 }
 
+/** Deployments acted on at once in a pass: their hive calls overlap; placement stays one decision at a time. */
+const CONCURRENT_DEPLOYMENTS = 16;
+
 /** A new worker's id: the deployment's name and 8 random hex digits, within the 63 characters of an id. */
 const newWorkerId = (deployment: string) => `${deployment.slice(0, 54)}-${randomBytes(4).toString('hex')}`;
 
@@ -135,6 +138,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
       this.updateBrake(now);
       const rule = this.standingRule;
       const names = new Set<string>();
+      const planned: { deployment: StoredDeployment; plan: DeploymentPlan }[] = [];
       for (const deployment of this.deployments.list()) {
         names.add(deployment.name);
         const workers = this.facts.standings(this.deployments.workersOf(deployment.name), rule, now);
@@ -146,8 +150,19 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
           now,
         );
         this.backoffs.set(deployment.name, plan.backoff);
-        await this.carryOut(deployment, plan, now);
+        if (plan.actions.length > 0) planned.push({ deployment, plan });
+        else this.outcomes.set(deployment.name, { unplaced: plan.heldBack, reason: plan.reason });
       }
+      // Evictions of every deployment in one write; then each deployment's starts and stops, several
+      // deployments at a time so that hive calls overlap (catalog writes still go one at a time).
+      const evictions = planned.flatMap(({ plan }) => plan.actions.filter((action) => action.kind === 'evict'));
+      if (evictions.length > 0) await this.evict(evictions);
+      const queue = [...planned];
+      await Promise.all(
+        Array.from({ length: Math.min(CONCURRENT_DEPLOYMENTS, queue.length) }, async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) await this.carryOut(next.deployment, next.plan, now);
+        }),
+      );
       // Workers of deployments deleted since: stopped, then forgotten.
       for (const worker of [...this.deployments.allWorkers()]) {
         if (!names.has(worker.deployment)) await this.stop(worker.workerId, worker.hiveId, worker.deployment, 'deleted');
@@ -184,7 +199,6 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
       if (action.kind === 'start') unplaced += await this.start(deployment, action, now);
       else if (action.kind === 'stop') await this.stop(action.workerId, action.hiveId, deployment.name, action.why);
       else if (action.kind === 'forget') await this.replaceFailed(action);
-      else await this.evict(action);
     }
     const reason: DeploymentReason = unplaced > 0 ? 'no_capacity' : plan.reason;
     this.outcomes.set(deployment.name, { unplaced: unplaced + plan.heldBack, reason });
@@ -244,13 +258,16 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     this.events.publish('deployment.worker_replaced', this.clock.now(), { deployment: action.deployment, worker_id: action.workerId, hive_id: action.hiveId, reason: 'failed' });
   }
 
-  private async evict(action: Extract<ReconcileAction, { kind: 'evict' }>): Promise<void> {
-    await this.deployments.markReplaced(action.workerId);
-    this.events.publish('deployment.worker_replaced', this.clock.now(), {
-      deployment: action.deployment,
-      worker_id: action.workerId,
-      hive_id: action.hiveId,
-      reason: 'hive_offline',
-    });
+  private async evict(actions: ReconcileAction[]): Promise<void> {
+    await this.deployments.markReplaced(actions.map((action) => (action as Extract<ReconcileAction, { kind: 'evict' }>).workerId));
+    for (const action of actions) {
+      if (action.kind !== 'evict') continue;
+      this.events.publish('deployment.worker_replaced', this.clock.now(), {
+        deployment: action.deployment,
+        worker_id: action.workerId,
+        hive_id: action.hiveId,
+        reason: 'hive_offline',
+      });
+    }
   }
 }

@@ -50,6 +50,12 @@ export async function openDatabase(options: DataSourceOptions, settings: Databas
       await delay(CONNECT_RETRY_DELAY_MS);
     }
   }
+  if (settings.type === 'sqlite' && settings.path !== ':memory:') {
+    // In WAL mode, NORMAL syncs at checkpoints rather than at every commit: a commit survives the queen's
+    // crash or kill -9 (it is in the log, handed to the OS), and only a power loss may take the last few.
+    // Catalog writes (a worker recorded before its spawn, each registration) then cost no fsync each.
+    await dataSource.query('PRAGMA synchronous = NORMAL');
+  }
   try {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const migration of applied) logger.log(`applied migration ${migration.name}`);
