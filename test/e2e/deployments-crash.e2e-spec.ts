@@ -5,25 +5,14 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HeartbeatAnswer } from '../../tools/simulator/wire';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
+import { freePort } from '../support/ports';
 
 const MAIN = join(__dirname, '../../dist/src/main.js');
 const GIB = 2 ** 30;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `check` (real time: the server runs on its own clock) until it holds. */
 async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {

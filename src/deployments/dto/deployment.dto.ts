@@ -1,55 +1,24 @@
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsLabelMap, OptionalNotNull, QueryInt } from '../../platform/http/validators';
+import { PickType } from '@nestjs/swagger';
+import { IsIn, IsInt, IsString, Matches, Max, Min } from 'class-validator';
+import { PageQueryDto } from '../../platform/http/paging.dto';
+import { IsLabelMap, OptionalNotNull } from '../../platform/http/validators';
+import { PlacementRequestDto } from '../../scheduling/dto/placement.dto';
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const MAX_REPLICAS = 1000;
 
-export class CreateDeploymentDto {
+/** What to keep running: a placement request (what each worker needs, where it may go), a name and a count. */
+export class CreateDeploymentDto extends PickType(PlacementRequestDto, ['model_id', 'vram_bytes', 'ram_bytes', 'backend', 'strategy', 'labels'] as const) {
   /** Same rules as a hive id. @example "chat-8b" */
   @IsString()
   @Matches(NAME, { message: 'name must be 1 to 63 characters of a-z 0-9 . _ -, starting with a letter or digit' })
   name: string;
-
-  /** @example "llama-3-8b" */
-  @IsString()
-  @MinLength(1)
-  @MaxLength(256)
-  model_id: string;
 
   /** Workers to keep running. @example 2 */
   @IsInt()
   @Min(0)
   @Max(MAX_REPLICAS)
   replicas: number;
-
-  /** VRAM each worker needs on one GPU; 0 for CPU workers. @example 8589934592 */
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  vram_bytes: number;
-
-  /** Host RAM each worker needs. @example 2147483648 */
-  @OptionalNotNull()
-  @IsInt()
-  @Min(0)
-  @Max(Number.MAX_SAFE_INTEGER)
-  ram_bytes?: number;
-
-  /** `cuda` or `metal` for that GPU backend only, `cpu` for RAM only; absent: any GPU. @example "cuda" */
-  @OptionalNotNull()
-  @IsIn(['cuda', 'metal', 'cpu'])
-  backend?: 'cuda' | 'metal' | 'cpu';
-
-  /** `binpack` (default) fills the fullest GPU that fits; `spread` the emptiest. @example "spread" */
-  @OptionalNotNull()
-  @IsIn(['binpack', 'spread'])
-  strategy?: 'binpack' | 'spread';
-
-  /** Only hives carrying all of these labels. @example { "zone": "a" } */
-  @OptionalNotNull()
-  @IsLabelMap()
-  labels?: Record<string, string>;
 
   /** At most this many of its workers on one hive; absent: no limit. @example 1 */
   @OptionalNotNull()
@@ -85,24 +54,8 @@ export class PatchDeploymentDto {
   max_per_hive?: number;
 }
 
-export class ListDeploymentsQueryDto {
-  /** Page size, 1–500. */
-  @ApiPropertyOptional({ example: 50 })
-  @IsOptional()
-  @QueryInt()
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit: number = 50;
-
-  /** Deployments to skip, in name order. */
-  @ApiPropertyOptional({ example: 0 })
-  @IsOptional()
-  @QueryInt()
-  @IsInt()
-  @Min(0)
-  offset: number = 0;
-}
+/** `limit` and `offset`, by name. */
+export class ListDeploymentsQueryDto extends PageQueryDto {}
 
 export class DeploymentWorkerDto {
   /** @example "chat-8b-3f2a9c1d" */

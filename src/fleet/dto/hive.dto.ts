@@ -1,9 +1,8 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, Min, Max } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
 import { HIVE_STATUSES, HiveStatus } from '../../domain/fleet';
-import { QueryInt } from '../../platform/http/validators';
+import { PageQueryDto } from '../../platform/http/paging.dto';
 
-export class ListHivesQueryDto {
+export class ListHivesQueryDto extends PageQueryDto {
   /**
    * Only hives with this status.
    * @example "online"
@@ -11,23 +10,6 @@ export class ListHivesQueryDto {
   @IsOptional()
   @IsIn([...HIVE_STATUSES])
   status?: HiveStatus;
-
-  /** Page size, 1–500. */
-  @ApiPropertyOptional({ example: 50 })
-  @IsOptional()
-  @QueryInt()
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit: number = 50;
-
-  /** Hives to skip, in id order. */
-  @ApiPropertyOptional({ example: 0 })
-  @IsOptional()
-  @QueryInt()
-  @IsInt()
-  @Min(0)
-  offset: number = 0;
 }
 
 export class HiveSshDto {
