@@ -222,8 +222,8 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
     if (duringProblem) errors.push(duringProblem);
     const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
     const started = Number(/queen_reconcile_actions_total\{action="start"\} (\d+)/.exec(metrics)?.[1] ?? 0);
-    const readyDeployments = await (await fetch(`${server.baseUrl}/v1/deployments?limit=1`)).json() as { total: number };
-    return { before: before.perSecond, during: during.perSecond, duringP99: during.latencyMs.p99, beforeP99: before.latencyMs.p99, startActions: started, deployments: readyDeployments.total };
+    const passes = Number(/queen_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0);
+    return { before: before.perSecond, during: during.perSecond, duringP99: during.latencyMs.p99, beforeP99: before.latencyMs.p99, workersStarted: started, passes };
   } finally {
     await server.stop();
     stub.close();
@@ -254,7 +254,7 @@ async function main(): Promise<number> {
     ),
   );
   const ratio = b.during / b.before;
-  console.log(`\n(b) heartbeats/s, queen child process: ${fmtInt(b.before)} without deployments (p99 ${b.beforeP99} ms), ${fmtInt(b.during)} while reconciling (p99 ${b.duringP99} ms, ${fmtInt(b.startActions)} start actions): ${fmtNum(ratio, 3)}x`);
+  console.log(`\n(b) heartbeats/s, queen child process: ${fmtInt(b.before)} without deployments (p99 ${b.beforeP99} ms), ${fmtInt(b.during)} while reconciling (p99 ${b.duringP99} ms; ${fmtInt(b.workersStarted)} workers started in ${fmtInt(b.passes)} passes): ${fmtNum(ratio, 3)}x`);
   const targets = [
     target('pass p99, nothing changes', a.quiet.p99, '<=', 20, ms),
     target(`pass p99, ${OFFLINE_HIVES} hives go offline`, a.offline.p99, '<=', 200, ms),

@@ -27,3 +27,35 @@ export class CatalogWriter {
     }
   }
 }
+
+/**
+ * Group commit: items handed in while a write of earlier ones runs (or within the same turn of the
+ * event loop) go into the next write together, so that many concurrent callers cost a few commits. Each
+ * caller's promise settles with the write that carried its item.
+ */
+export class WriteBatcher<T> {
+  private pending: { item: T; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly writeAll: (items: T[]) => Promise<void>) {}
+
+  add(item: T): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      this.running ??= this.drain().finally(() => (this.running = null));
+    });
+  }
+
+  private async drain(): Promise<void> {
+    await new Promise<void>((done) => setImmediate(done));
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        await this.writeAll(batch.map(({ item }) => item));
+        for (const { resolve } of batch) resolve();
+      } catch (error) {
+        for (const { reject } of batch) reject(error);
+      }
+    }
+  }
+}

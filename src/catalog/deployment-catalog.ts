@@ -4,7 +4,7 @@ import { DataSource, In, Repository } from 'typeorm';
 import { Clock } from '../platform/clock/clock';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
-import { CatalogWriter } from './catalog-writer';
+import { CatalogWriter, WriteBatcher } from './catalog-writer';
 import { DeploymentEntity, DeploymentSpec, DeploymentWorkerEntity } from './deployment.entity';
 
 export interface StoredDeployment {
@@ -23,6 +23,9 @@ export interface StoredDeploymentWorker {
   readonly startedAt: Date;
   readonly replaced: boolean;
 }
+
+/** Worker records per INSERT: six columns each, well within SQLite's limit on bound parameters. */
+const RECORD_CHUNK = 100;
 
 const freezeDeployment = (row: DeploymentEntity): StoredDeployment =>
   Object.freeze({
@@ -43,6 +46,19 @@ export class DeploymentCatalog implements OnModuleInit {
   private readonly workers = new Map<string, StoredDeploymentWorker>();
   /** The same records by deployment, so a pass reads each deployment's own, not all. */
   private readonly workersByDeployment = new Map<string, Map<string, StoredDeploymentWorker>>();
+  private readonly records = new WriteBatcher<Omit<StoredDeploymentWorker, 'replaced'>>((workers) =>
+    this.writer.write(async () => {
+      const rows = workers.map((worker) => this.workerRows.create({ ...worker, replaced: false }));
+      for (let i = 0; i < rows.length; i += RECORD_CHUNK) await this.workerRows.upsert(rows.slice(i, i + RECORD_CHUNK), ['workerId']);
+      for (const row of rows) this.keep(Object.freeze({ ...row }));
+    }),
+  );
+  private readonly forgets = new WriteBatcher<string>((workerIds) =>
+    this.writer.write(async () => {
+      for (let i = 0; i < workerIds.length; i += RECORD_CHUNK) await this.workerRows.delete({ workerId: In(workerIds.slice(i, i + RECORD_CHUNK)) });
+      for (const id of workerIds) this.drop(id);
+    }),
+  );
   private readonly deploymentRows: Repository<DeploymentEntity>;
   private readonly workerRows: Repository<DeploymentWorkerEntity>;
 
@@ -143,15 +159,11 @@ export class DeploymentCatalog implements OnModuleInit {
 
   /**
    * Records a worker before its hive is asked to start it: committed when this resolves. Recorded again
-   * (another hive, same id) when the first hive refused it.
+   * (another hive, same id) when the first hive refused it. Records asked for while one write runs go
+   * into the next, together (a pass that replaces hundreds of workers commits a few times, not hundreds).
    */
-  async recordWorker(worker: Omit<StoredDeploymentWorker, 'replaced'>): Promise<void> {
-    await this.writer.write(async () => {
-      const row = this.workerRows.create({ ...worker, replaced: false });
-      // One statement, no read first: this runs before every spawn.
-      await this.workerRows.upsert(row, ['workerId']);
-      this.keep(Object.freeze({ ...row }));
-    });
+  recordWorker(worker: Omit<StoredDeploymentWorker, 'replaced'>): Promise<void> {
+    return this.records.add(worker);
   }
 
   /** Marks workers replaced, all in one statement. */
@@ -164,10 +176,8 @@ export class DeploymentCatalog implements OnModuleInit {
     });
   }
 
-  async forgetWorker(workerId: string): Promise<void> {
-    await this.writer.write(async () => {
-      await this.workerRows.delete({ workerId });
-      this.drop(workerId);
-    });
+  /** Forgets a worker's record; forgets asked for together are written together. */
+  forgetWorker(workerId: string): Promise<void> {
+    return this.forgets.add(workerId);
   }
 }

@@ -30,8 +30,21 @@ export interface DeploymentOutcome {
   reason: DeploymentReason;
 }
 
-/** Deployments acted on at once in a pass: their hive calls overlap; placement stays one decision at a time. */
-const CONCURRENT_DEPLOYMENTS = 16;
+/**
+ * Deployments acted on at once in a pass: their hive calls overlap and their worker records are written
+ * together; placement stays one decision at a time.
+ */
+const CONCURRENT_DEPLOYMENTS = 64;
+
+/**
+ * Workers started fleet-wide: at most this many at once, then this many a second. Rescheduling the
+ * workers of many silent hives, or rolling out many deployments, then neither starves the heartbeats
+ * nor the hives (whose model loads compete for disk and network); the rest follows pass by pass.
+ */
+const START_BURST = 200;
+/** Passes asked for by changes start at least this long after the previous one ended. */
+const MIN_PASS_GAP_MS = 250;
+const STARTS_PER_SECOND = 30;
 
 /** A new worker's id: the deployment's name and 8 random hex digits, within the 63 characters of an id. */
 const newWorkerId = (deployment: string) => `${deployment.slice(0, 54)}-${randomBytes(4).toString('hex')}`;
@@ -66,6 +79,10 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
   private readonly backoffs = new Map<string, Backoff>();
   private readonly outcomes = new Map<string, DeploymentOutcome>();
   private brake: OutageBrake = BRAKE_OFF;
+  private startTokens = START_BURST;
+  /** performance.now() when the last pass ended (CPU pacing, not domain time). */
+  private lastPassEndedAt = -Infinity;
+  private tokensAt = -Infinity;
 
   constructor(
     private readonly deployments: DeploymentCatalog,
@@ -106,14 +123,21 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     return this.outcomes.get(name);
   }
 
-  /** A pass after this turn of the event loop (several requests for one coalesce). */
+  /**
+   * A pass soon: after this turn of the event loop, or {@link MIN_PASS_GAP_MS} after the last pass ended
+   * when that is later. Requests meanwhile coalesce, so a fleet that keeps changing gets a few passes a
+   * second, not one per change.
+   */
   soon(): void {
     if (this.scheduled || this.stopped) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const wait = Math.max(0, this.lastPassEndedAt + MIN_PASS_GAP_MS - performance.now());
+    const run = () => {
       this.scheduled = false;
       void this.runOnce();
-    });
+    };
+    if (wait === 0) setImmediate(run);
+    else setTimeout(run, wait).unref();
   }
 
   /** Runs a pass, or, while one runs, one more right after it; resolves when that is done. */
@@ -171,7 +195,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     } catch (error) {
       this.logger.warn(`reconcile pass failed, the next one retries: ${(error as Error).message}`);
     } finally {
-      this.metrics.reconcileDuration.observe((performance.now() - started) / 1000);
+      this.lastPassEndedAt = performance.now();
+      this.metrics.reconcileDuration.observe((this.lastPassEndedAt - started) / 1000);
     }
   }
 
@@ -195,7 +220,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
   private async carryOut(deployment: StoredDeployment, plan: DeploymentPlan, now: number): Promise<void> {
     let unplaced = 0;
     for (const action of plan.actions) {
-      this.metrics.reconcileActions.inc({ action: action.kind });
+      if (action.kind === 'evict') continue; // written for every deployment at once, before
       if (action.kind === 'start') unplaced += await this.start(deployment, action, now);
       else if (action.kind === 'stop') await this.stop(action.workerId, action.hiveId, deployment.name, action.why);
       else if (action.kind === 'forget') await this.replaceFailed(action);
@@ -210,6 +235,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     const perHive = new Map<string, number>();
     for (const worker of this.deployments.workersOf(deployment.name)) if (!worker.replaced) perHive.set(worker.hiveId, (perHive.get(worker.hiveId) ?? 0) + 1);
     for (let started = 0; started < action.count; started++) {
+      // Paced: what is over the budget waits for the next pass (reason `starting`, not unplaced).
+      if (!this.takeStartToken()) return 0;
       const workerId = newWorkerId(deployment.name);
       try {
         const worker = await this.spawner.startWorker(placementOf(deployment), {
@@ -218,6 +245,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
           beforeSpawn: (placed) =>
             this.deployments.recordWorker({ workerId, deployment: deployment.name, hiveId: placed.hiveId, device: placed.device, startedAt: new Date(now) }),
         });
+        this.metrics.reconcileActions.inc({ action: 'start' });
         this.events.publish('deployment.worker_started', this.clock.now(), { deployment: deployment.name, worker_id: workerId, hive_id: worker.hiveId, device: worker.device });
         const onHive = (perHive.get(worker.hiveId) ?? 0) + 1;
         perHive.set(worker.hiveId, onHive);
@@ -226,10 +254,20 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
         if (error instanceof ProblemException && error.getStatus() === HttpStatus.CONFLICT) return action.count - started;
         // The hives tried refused or did not answer: the record stays, and the next pass replaces it as failed.
         this.logger.warn(`deployment ${deployment.name}: could not start a worker: ${(error as Error).message}`);
-        return action.count - started - 1;
+        return 0;
       }
     }
     return 0;
+  }
+
+  /** One start from the fleet-wide budget ({@link START_BURST}, refilled at {@link STARTS_PER_SECOND}); false when it is spent. */
+  private takeStartToken(): boolean {
+    const now = this.clock.now();
+    this.startTokens = Math.min(START_BURST, this.startTokens + ((now - this.tokensAt) * STARTS_PER_SECOND) / 1000);
+    this.tokensAt = now;
+    if (this.startTokens < 1) return false;
+    this.startTokens -= 1;
+    return true;
   }
 
   private async stop(workerId: string, hiveId: string, deployment: string, why: string): Promise<void> {
@@ -244,10 +282,12 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
       this.logger.warn(`deployment ${deployment}: could not stop worker ${workerId} on ${hiveId} (${why}): ${(error as Error).message}`);
       return;
     }
+    this.metrics.reconcileActions.inc({ action: 'stop' });
     await this.deployments.forgetWorker(workerId);
   }
 
   private async replaceFailed(action: Extract<ReconcileAction, { kind: 'forget' }>): Promise<void> {
+    this.metrics.reconcileActions.inc({ action: 'forget' });
     if (action.why === 'gone') {
       await this.deployments.forgetWorker(action.workerId);
       return;
@@ -260,6 +300,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
 
   private async evict(actions: ReconcileAction[]): Promise<void> {
     await this.deployments.markReplaced(actions.map((action) => (action as Extract<ReconcileAction, { kind: 'evict' }>).workerId));
+    this.metrics.reconcileActions.inc({ action: 'evict' }, actions.length);
     for (const action of actions) {
       if (action.kind !== 'evict') continue;
       this.events.publish('deployment.worker_replaced', this.clock.now(), {
