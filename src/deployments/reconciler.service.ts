@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, HttpStatus, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { DeploymentCatalog, StoredDeployment } from '../catalog/deployment-catalog';
 import {
@@ -68,7 +68,7 @@ function placementOf(deployment: StoredDeployment): PlacementRequest {
  * scheduler; each worker is recorded before its hive is asked to start it.
  */
 @Injectable()
-export class Reconciler implements OnModuleInit, OnModuleDestroy {
+export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(Reconciler.name);
   private timer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
@@ -110,6 +110,11 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     this.subscription?.unsubscribe();
   }
 
+  /** A pass under way finishes before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
   /** The fleet-outage brake holds now. */
   get outage(): boolean {
     return this.brake.held;
@@ -134,7 +139,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy {
     const wait = Math.max(0, this.lastPassEndedAt + MIN_PASS_GAP_MS - performance.now());
     const run = () => {
       this.scheduled = false;
-      void this.runOnce();
+      if (!this.stopped) void this.runOnce();
     };
     if (wait === 0) setImmediate(run);
     else setTimeout(run, wait).unref();
