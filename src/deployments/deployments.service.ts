@@ -4,6 +4,7 @@ import type { DeploymentSpec } from '../catalog/deployment.entity';
 import { Clock } from '../platform/clock/clock';
 import { FleetEvents } from '../platform/events/fleet-events';
 import { QueenMetrics } from '../platform/metrics/queen-metrics';
+import { deploymentReason } from '../domain/reconcile';
 import { DeploymentFacts } from './deployment-facts';
 import type { CreateDeploymentDto, DeploymentDto, DeploymentListDto, PatchDeploymentDto } from './dto/deployment.dto';
 import { Reconciler } from './reconciler.service';
@@ -93,16 +94,14 @@ export class DeploymentsService implements OnModuleInit {
     const ready = count('ready');
     const outcome = this.reconciler.outcomeOf(deployment.name);
     const unplaced = Math.max(0, Math.min(outcome?.unplaced ?? 0, spec.replicas - counted.length));
-    const reason =
-      ready >= spec.replicas
-        ? null
-        : unplaced > 0
-          ? (outcome?.reason === 'backoff' ? 'backoff' : 'no_capacity')
-          : this.reconciler.outage && count('lost') > 0
-            ? 'held_fleet_outage'
-            : outcome?.reason === 'backoff'
-              ? 'backoff'
-              : 'starting';
+    const reason = deploymentReason({
+      replicas: spec.replicas,
+      ready,
+      lost: count('lost'),
+      unplaced,
+      backingOff: outcome?.backingOff ?? false,
+      outage: this.reconciler.outage,
+    });
     return {
       name: deployment.name,
       model_id: spec.modelId,

@@ -6,7 +6,6 @@ import {
   Backoff,
   BRAKE_OFF,
   DeploymentPlan,
-  DeploymentReason,
   NO_BACKOFF,
   nextBrake,
   OutageBrake,
@@ -26,8 +25,9 @@ import { DeploymentFacts } from './deployment-facts';
 
 /** What the last pass found for a deployment, for its status between passes. */
 export interface DeploymentOutcome {
+  /** Replicas it did not place: no hive had room, or the backoff held them. */
   unplaced: number;
-  reason: DeploymentReason;
+  backingOff: boolean;
 }
 
 /**
@@ -180,7 +180,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
         );
         this.backoffs.set(deployment.name, plan.backoff);
         if (plan.actions.length > 0) planned.push({ deployment, plan });
-        else this.outcomes.set(deployment.name, { unplaced: plan.heldBack, reason: plan.reason });
+        else this.outcomes.set(deployment.name, { unplaced: plan.heldBack, backingOff: plan.heldBack > 0 });
       }
       // Evictions of every deployment in one write; then each deployment's starts and stops, several
       // deployments at a time so that hive calls overlap (catalog writes still go one at a time).
@@ -230,8 +230,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
       else if (action.kind === 'stop') await this.stop(action.workerId, action.hiveId, deployment.name, action.why);
       else if (action.kind === 'forget') await this.replaceFailed(action);
     }
-    const reason: DeploymentReason = unplaced > 0 ? 'no_capacity' : plan.reason;
-    this.outcomes.set(deployment.name, { unplaced: unplaced + plan.heldBack, reason });
+    this.outcomes.set(deployment.name, { unplaced: unplaced + plan.heldBack, backingOff: plan.heldBack > 0 });
   }
 
   /** Starts up to `count` workers; returns how many could not be placed. */

@@ -1,5 +1,6 @@
 import {
   BRAKE_OFF,
+  deploymentReason,
   HEALTHY_AFTER_MS,
   NO_BACKOFF,
   nextBrake,
@@ -146,5 +147,20 @@ describe('nextBrake', () => {
       baseline: [],
       releasedAt: NOW,
     });
+  });
+});
+
+describe('deploymentReason', () => {
+  const base = { replicas: 3, ready: 1, lost: 0, unplaced: 0, backingOff: false, outage: false };
+  it.each<[string, Partial<typeof base>, string | null]>([
+    ['every replica ready', { ready: 3 }, null],
+    ['some still starting', {}, 'starting'],
+    ['replicas that did not fit', { unplaced: 2 }, 'no_capacity'],
+    ['replacements held back', { backingOff: true, unplaced: 2 }, 'backoff'],
+    ['lost workers during an outage', { lost: 2, outage: true }, 'held_fleet_outage'],
+    ['held back during an outage', { lost: 2, outage: true, backingOff: true }, 'backoff'],
+    ['lost workers, no outage', { lost: 2 }, 'starting'],
+  ])('%s → %p', (_name, given, reason) => {
+    expect(deploymentReason({ ...base, ...given })).toBe(reason);
   });
 });

@@ -193,15 +193,26 @@ export function planDeployment(
     const excludeHives = desire.maxPerHive === null ? [] : [...perHive].filter(([, n]) => n >= desire.maxPerHive!).map(([hive]) => hive);
     actions.push({ kind: 'start', deployment: desire.name, count: missing, excludeHives });
   }
-  const reason: DeploymentReason =
-    counts.ready >= desire.replicas
-      ? null
-      : heldBack > 0
-        ? 'backoff'
-        : rule.outage && counts.lost > 0
-          ? 'held_fleet_outage'
-          : 'starting';
+  const reason = deploymentReason({ replicas: desire.replicas, ready: counts.ready, lost: counts.lost, unplaced: 0, backingOff: heldBack > 0, outage: rule.outage });
   return { actions, counts, toStart: missing, heldBack, backoff: next, reason };
+}
+
+/** Why a deployment does not have every replica ready, or null when it does: the planner and the status say it alike. */
+export function deploymentReason(facts: {
+  replicas: number;
+  ready: number;
+  lost: number;
+  /** Replicas not placed at the last attempt (no room, or held back). */
+  unplaced: number;
+  /** Replacements are held back by the backoff. */
+  backingOff: boolean;
+  outage: boolean;
+}): DeploymentReason {
+  if (facts.ready >= facts.replicas) return null;
+  if (facts.backingOff) return 'backoff';
+  if (facts.unplaced > 0) return 'no_capacity';
+  if (facts.outage && facts.lost > 0) return 'held_fleet_outage';
+  return 'starting';
 }
 
 /** The fleet-outage brake: held while more than half of the hives that were live when it engaged are away. */
