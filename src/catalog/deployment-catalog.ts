@@ -24,7 +24,7 @@ export interface StoredDeploymentWorker {
   readonly replaced: boolean;
 }
 
-/** Worker records per INSERT: six columns each, well within SQLite's limit on bound parameters. */
+/** Worker records per statement (six columns an INSERT), well within the databases' limits on bound parameters. */
 const RECORD_CHUNK = 100;
 
 const freezeDeployment = (row: DeploymentEntity): StoredDeployment =>
@@ -166,12 +166,12 @@ export class DeploymentCatalog implements OnModuleInit {
     return this.records.add(worker);
   }
 
-  /** Marks workers replaced, all in one statement. */
+  /** Marks workers replaced, in one write. */
   async markReplaced(workerIds: string[]): Promise<void> {
     const known = workerIds.filter((id) => this.workers.has(id));
     if (known.length === 0) return;
     await this.writer.write(async () => {
-      await this.workerRows.update({ workerId: In(known) }, { replaced: true });
+      for (let i = 0; i < known.length; i += RECORD_CHUNK) await this.workerRows.update({ workerId: In(known.slice(i, i + RECORD_CHUNK)) }, { replaced: true });
       for (const id of known) this.keep(Object.freeze({ ...this.workers.get(id)!, replaced: true }));
     });
   }

@@ -195,7 +195,8 @@ export class HiveCatalog implements OnModuleInit {
           for (let i = 0; i < entries.length; i += FLUSH_CHUNK) await this.updateMany(manager, property, entries.slice(i, i + FLUSH_CHUNK));
         }
       });
-      for (const { row } of changed) this.remember(row);
+      // Status, heartbeat time and capabilities only: the token and the ETag's fields are as they were.
+      for (const { row } of changed) this.hives.set(row.id, row);
     });
   }
 
