@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { StoredDeploymentWorker } from '../catalog/deployment-catalog';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
-import { isLive } from '../domain/liveness';
 import { RecordedWorker, StandingRule, standingOf, WorkerFacts, WorkerStanding } from '../domain/reconcile';
-import { QueenConfig } from '../platform/config/queen-config';
 import { HiveRegistry } from '../registry/hive-registry';
 
 export const toRecorded = (worker: StoredDeploymentWorker): RecordedWorker => ({
@@ -25,14 +23,14 @@ export class DeploymentFacts {
   constructor(
     private readonly registry: HiveRegistry,
     private readonly catalog: HiveCatalog,
-    private readonly config: QueenConfig,
   ) {}
 
   facts(worker: RecordedWorker, now: number): WorkerFacts & { reportedOn: string | null } {
     const view = this.registry.view(worker.hiveId, now);
     const located = this.registry.findWorker(worker.workerId);
     const reported = located?.hiveId === worker.hiveId ? located.worker.state : null;
-    const live = view !== undefined && isLive(view, { heartbeatTimeoutMs: this.config.heartbeatTimeoutMs, startedAt: 0 }, now);
+    // The one liveness rule, as the registry applies it: online is live.
+    const live = this.registry.status(worker.hiveId, now) === 'online';
     return {
       reported,
       reportedOn: located?.hiveId ?? null,

@@ -208,7 +208,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
   private updateBrake(now: number): void {
     const hives = [...this.registry.hives(now)].map((view) => ({
       id: view.hiveId,
-      live: view.lastHeartbeatAt !== null && now - view.lastHeartbeatAt <= this.config.heartbeatTimeoutMs,
+      live: this.registry.status(view.hiveId, now) === 'online',
       lastHeartbeatAt: view.lastHeartbeatAt,
     }));
     const next = nextBrake(this.brake, hives, this.config.heartbeatTimeoutMs, now);
