@@ -35,6 +35,8 @@ export interface RequestOptions {
 }
 
 const TIMEOUT_MS = 30_000;
+/** The largest page the queen serves. */
+const PAGE_SIZE = 500;
 
 export class QueenClient {
   constructor(
@@ -82,6 +84,17 @@ export class QueenClient {
       throw new ProblemError({ ...problem, status: response.status });
     }
     return { status: response.status, body: body as T, headers: response.headers };
+  }
+
+  /** Every item of a paged list (`{ items, total }` with `limit` and `offset`), page by page. */
+  async listAll<T>(path: string, query: Record<string, string> = {}): Promise<T[]> {
+    const items: T[] = [];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const page = new URLSearchParams({ ...query, limit: String(PAGE_SIZE), offset: String(offset) });
+      const { body } = await this.request<{ items: T[]; total: number }>('GET', `${path}?${page}`);
+      items.push(...body.items);
+      if (body.items.length === 0 || items.length >= body.total) return items;
+    }
   }
 
   /**

@@ -201,13 +201,7 @@ export function buildProgram(io: Io): Command {
     .description('list hives')
     .addOption(new Option('--status <status>', 'only hives with this status').choices(['unknown', 'online', 'offline']))
     .action(async ({ status }: { status?: string }) => {
-      const items: Hive[] = [];
-      for (let offset = 0; ; offset += 500) {
-        const query = new URLSearchParams({ limit: '500', offset: String(offset), ...(status ? { status } : {}) });
-        const { body } = await client().request<{ items: Hive[]; total: number }>('GET', `/v1/hives?${query}`);
-        items.push(...body.items);
-        if (body.items.length === 0 || items.length >= body.total) break;
-      }
+      const items = await client().listAll<Hive>('/v1/hives', status ? { status } : {});
       show(items, () => (items.length === 0 ? 'no hives' : renderTable(items, HIVE_COLUMNS, io.columns)));
     });
   hives
@@ -361,12 +355,7 @@ export function buildProgram(io: Io): Command {
     .command('ls')
     .description('list deployments with their replicas ready')
     .action(async () => {
-      const items: Deployment[] = [];
-      for (let offset = 0; ; offset += 500) {
-        const { body } = await client().request<{ items: Deployment[]; total: number }>('GET', `/v1/deployments?limit=500&offset=${offset}`);
-        items.push(...body.items);
-        if (body.items.length === 0 || items.length >= body.total) break;
-      }
+      const items = await client().listAll<Deployment>('/v1/deployments');
       show(items, () => (items.length === 0 ? 'no deployments' : renderTable(items, DEPLOYMENT_COLUMNS, io.columns)));
     });
   deployments
