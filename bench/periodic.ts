@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DataSource } from 'typeorm';
 import { CatalogWriteBehind } from '../src/catalog/catalog-write-behind';
+import { LeaderFence } from '../src/catalog/leader-fence';
+import { ClusterLink } from '../src/platform/cluster/cluster-link';
 import { CatalogWriter } from '../src/catalog/catalog-writer';
 import { DeploymentCatalog } from '../src/catalog/deployment-catalog';
 import { buildDataSourceOptions } from '../src/catalog/database/database-options';
@@ -83,7 +85,9 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
   await dataSource.runMigrations();
   try {
     const writer = new CatalogWriter();
-    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock, writer);
+    const cluster = new ClusterLink(config);
+    const fence = new LeaderFence(cluster);
+    const catalog = new HiveCatalog(dataSource, new SecretBox(Buffer.alloc(32, 7)), clock, writer, cluster, fence);
     const registry = new HiveRegistry(config.heartbeatTimeoutMs, clock.now());
     const writeBehind = new CatalogWriteBehind(catalog, config);
     progress(`${fmtInt(hives)} hives: registering`);
@@ -119,7 +123,7 @@ async function measureSize(hives: number, passes: number): Promise<SizeResult> {
     ids.forEach((id, h) => {
       registry.applyHeartbeat(id, { stamp: { sequence: 1, timestamp: clock.now() }, workers: Array.from({ length: 8 }, (_, i) => worker(h, i)), receivedAt: clock.now() });
     });
-    const fleet = new FleetView(catalog, registry, new DeploymentCatalog(dataSource, writer, clock), clock);
+    const fleet = new FleetView(catalog, registry, new DeploymentCatalog(dataSource, writer, clock, cluster, fence), clock);
 
     const results: SizeResult['passes'] = {};
     results['sweep, quiet'] = await time(passes, () => {

@@ -11,6 +11,7 @@ import { HivesModule } from './hives/hives.module';
 import { AdminAuthGuard } from './platform/auth/admin-auth.guard';
 import { Clock } from './platform/clock/clock';
 import { ClockModule } from './platform/clock/clock.module';
+import { ClusterLinkModule } from './platform/cluster/cluster-link.module';
 import { QueenConfigModule } from './platform/config/config.module';
 import { QueenConfig } from './platform/config/queen-config';
 import { EventsModule } from './platform/events/events.module';
@@ -37,6 +38,7 @@ export class AppModule {
         QueenConfigModule.forRoot(config),
         ClockModule.forRoot(clock),
         LoggingModule.forRoot(config),
+        ClusterLinkModule,
         MetricsModule,
         LoadModule,
         EventsModule,

@@ -199,6 +199,13 @@ export class ChildServer {
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
+  /** SIGKILL, as a crash would end it; resolves once it is gone. */
+  async kill(): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGKILL');
+    await this.exitPromise;
+  }
+
   async stop(graceMs = 15_000): Promise<void> {
     if (this.exited) return;
     this.child.kill('SIGTERM');

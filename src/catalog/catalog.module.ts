@@ -7,6 +7,8 @@ import { CatalogWriter } from './catalog-writer';
 import { DeploymentCatalog } from './deployment-catalog';
 import { HiveCatalog } from './hive-catalog.service';
 import { IdempotencyRecords } from './idempotency-records';
+import { LeaderFence } from './leader-fence';
+import { ReservationLedger } from './reservation-ledger';
 
 /**
  * The persistent catalog: the only code that touches the database tables,
@@ -15,6 +17,8 @@ import { IdempotencyRecords } from './idempotency-records';
 @Module({
   providers: [
     CatalogWriter,
+    LeaderFence,
+    ReservationLedger,
     HiveCatalog,
     IdempotencyRecords,
     DeploymentCatalog,
@@ -25,7 +29,7 @@ import { IdempotencyRecords } from './idempotency-records';
       useFactory: (config: QueenConfig) => new SecretBox(loadOrCreateSecretKey(config.secretKey, config.dataDir)),
     },
   ],
-  exports: [HiveCatalog, CatalogWriteBehind, IdempotencyRecords, DeploymentCatalog],
+  exports: [HiveCatalog, CatalogWriteBehind, IdempotencyRecords, DeploymentCatalog, ReservationLedger],
 })
 export class CatalogModule implements OnModuleInit {
   constructor(

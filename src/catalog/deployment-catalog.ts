@@ -2,10 +2,12 @@ import { HttpStatus, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import { Clock } from '../platform/clock/clock';
+import { ClusterLink } from '../platform/cluster/cluster-link';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
 import { CatalogWriter, WriteBatcher } from './catalog-writer';
 import { DeploymentEntity, DeploymentSpec, DeploymentWorkerEntity } from './deployment.entity';
+import { LeaderFence } from './leader-fence';
 
 export interface StoredDeployment {
   readonly name: string;
@@ -47,25 +49,29 @@ export class DeploymentCatalog implements OnModuleInit {
   /** The same records by deployment, so a pass reads each deployment's own, not all. */
   private readonly workersByDeployment = new Map<string, Map<string, StoredDeploymentWorker>>();
   private readonly records = new WriteBatcher<Omit<StoredDeploymentWorker, 'replaced'>>((workers) =>
-    this.writer.write(async () => {
-      const rows = workers.map((worker) => this.workerRows.create({ ...worker, replaced: false }));
-      for (let i = 0; i < rows.length; i += RECORD_CHUNK) await this.workerRows.upsert(rows.slice(i, i + RECORD_CHUNK), ['workerId']);
-      for (const row of rows) this.keep(Object.freeze({ ...row }));
+    this.leaderWrite(async (rows) => {
+      const created = workers.map((worker) => rows.create({ ...worker, replaced: false }));
+      for (let i = 0; i < created.length; i += RECORD_CHUNK) await rows.upsert(created.slice(i, i + RECORD_CHUNK), ['workerId']);
+      for (const row of created) this.keep(Object.freeze({ ...row }));
+      return created.map((row) => row.workerId);
     }),
   );
   private readonly forgets = new WriteBatcher<string>((workerIds) =>
-    this.writer.write(async () => {
-      for (let i = 0; i < workerIds.length; i += RECORD_CHUNK) await this.workerRows.delete({ workerId: In(workerIds.slice(i, i + RECORD_CHUNK)) });
+    this.leaderWrite(async (rows) => {
+      for (let i = 0; i < workerIds.length; i += RECORD_CHUNK) await rows.delete({ workerId: In(workerIds.slice(i, i + RECORD_CHUNK)) });
       for (const id of workerIds) this.drop(id);
+      return workerIds;
     }),
   );
   private readonly deploymentRows: Repository<DeploymentEntity>;
   private readonly workerRows: Repository<DeploymentWorkerEntity>;
 
   constructor(
-    @InjectDataSource() dataSource: DataSource,
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly writer: CatalogWriter,
     private readonly clock: Clock,
+    private readonly cluster: ClusterLink,
+    private readonly fence: LeaderFence,
   ) {
     this.deploymentRows = dataSource.getRepository(DeploymentEntity);
     this.workerRows = dataSource.getRepository(DeploymentWorkerEntity);
@@ -116,6 +122,7 @@ export class DeploymentCatalog implements OnModuleInit {
       await this.deploymentRows.insert(row);
       const stored = freezeDeployment(row);
       this.deployments.set(name, stored);
+      await this.shareChanged([name], []);
       return stored;
     });
   }
@@ -130,6 +137,7 @@ export class DeploymentCatalog implements OnModuleInit {
       await this.deploymentRows.update({ name }, { spec, updatedAt: row.updatedAt });
       const stored = freezeDeployment(row);
       this.deployments.set(name, stored);
+      await this.shareChanged([name], []);
       return stored;
     });
   }
@@ -141,6 +149,40 @@ export class DeploymentCatalog implements OnModuleInit {
       if (!ifMatchAllows(ifMatch, current.etag)) throw preconditionFailed('deployment', name, current.etag);
       await this.deploymentRows.delete({ name });
       this.deployments.delete(name);
+      await this.shareChanged([name], []);
+    });
+  }
+
+  /**
+   * Reads deployments and worker records again after another queen changed them (those gone are
+   * forgotten), in the writer's turn so that it cannot overtake a write of this queen's.
+   */
+  async reload(names: readonly string[], workerIds: readonly string[]): Promise<void> {
+    await this.writer.write(async () => {
+      if (names.length > 0) {
+        const rows = await this.deploymentRows.findBy({ name: In([...names]) });
+        for (const name of names) this.deployments.delete(name);
+        for (const row of rows) this.deployments.set(row.name, freezeDeployment(row));
+      }
+      for (let i = 0; i < workerIds.length; i += RECORD_CHUNK) {
+        const chunk = workerIds.slice(i, i + RECORD_CHUNK);
+        const rows = await this.workerRows.findBy({ workerId: In([...chunk]) });
+        for (const id of chunk) this.drop(id);
+        for (const row of rows) this.keep(Object.freeze({ ...row }));
+      }
+    });
+  }
+
+  /** Everything again, from the database: what a queen that has just become leader acts on. */
+  async reloadAll(): Promise<void> {
+    await this.writer.write(async () => {
+      const deployments = await this.deploymentRows.find();
+      const workers = await this.workerRows.find();
+      this.deployments.clear();
+      this.workers.clear();
+      this.workersByDeployment.clear();
+      for (const row of deployments) this.deployments.set(row.name, freezeDeployment(row));
+      for (const row of workers) this.keep(Object.freeze({ ...row }));
     });
   }
 
@@ -170,14 +212,33 @@ export class DeploymentCatalog implements OnModuleInit {
   async markReplaced(workerIds: string[]): Promise<void> {
     const known = workerIds.filter((id) => this.workers.has(id));
     if (known.length === 0) return;
-    await this.writer.write(async () => {
-      for (let i = 0; i < known.length; i += RECORD_CHUNK) await this.workerRows.update({ workerId: In(known.slice(i, i + RECORD_CHUNK)) }, { replaced: true });
+    await this.leaderWrite(async (rows) => {
+      for (let i = 0; i < known.length; i += RECORD_CHUNK) await rows.update({ workerId: In(known.slice(i, i + RECORD_CHUNK)) }, { replaced: true });
       for (const id of known) this.keep(Object.freeze({ ...this.workers.get(id)!, replaced: true }));
+      return known;
     });
   }
 
   /** Forgets a worker's record; forgets asked for together are written together. */
   forgetWorker(workerId: string): Promise<void> {
     return this.forgets.add(workerId);
+  }
+
+  /**
+   * A write only the leader makes, fenced by its term in the same transaction (see LeaderFence); other
+   * queens are told which records changed. `work` returns the ids of the records it wrote.
+   */
+  private leaderWrite(work: (rows: Repository<DeploymentWorkerEntity>) => Promise<string[]>): Promise<void> {
+    return this.writer.write(async () => {
+      const changed = await this.dataSource.transaction(async (manager) => {
+        await this.fence.check(manager);
+        return work(manager.getRepository(DeploymentWorkerEntity));
+      });
+      await this.shareChanged([], changed);
+    });
+  }
+
+  private async shareChanged(names: string[], workerIds: string[]): Promise<void> {
+    if (this.cluster.clustered) await this.cluster.shareNow({ t: 'deployments', names, workers: workerIds });
   }
 }

@@ -3,11 +3,13 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { sameCapabilities } from '../domain/fleet';
 import { Clock } from '../platform/clock/clock';
+import { ClusterLink } from '../platform/cluster/cluster-link';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
 import { digestsEqual, hashToken, newHiveToken } from '../platform/security/tokens';
 import { SecretBox } from '../platform/security/secret-box';
 import { CatalogWriter } from './catalog-writer';
+import { LeaderFence } from './leader-fence';
 import { HiveEntity } from './hive.entity';
 import {
   CatalogHive,
@@ -28,7 +30,7 @@ const FLUSH_CHUNK = 1000;
 
 interface ChangedRow {
   row: HiveEntity;
-  fields: ReadonlySet<keyof HiveChange>;
+  fields: Set<keyof HiveChange>;
 }
 
 function toCatalogHive(row: HiveEntity): CatalogHive {
@@ -59,6 +61,8 @@ export class HiveCatalog implements OnModuleInit {
     private readonly secrets: SecretBox,
     private readonly clock: Clock,
     private readonly writer: CatalogWriter,
+    private readonly cluster: ClusterLink,
+    private readonly fence: LeaderFence,
   ) {
     this.repository = dataSource.getRepository(HiveEntity);
   }
@@ -115,6 +119,7 @@ export class HiveCatalog implements OnModuleInit {
       if (input.ssh) this.applySsh(row, input.ssh);
       await this.repository.insert(row);
       this.remember(row);
+      await this.cluster.shareNow({ t: 'hive', id: row.id });
       return { hive: toCatalogHive(row), token };
     });
   }
@@ -148,10 +153,32 @@ export class HiveCatalog implements OnModuleInit {
       if (!row) throw notFound('hive', id);
       this.checkPrecondition(id, ifMatch);
       await this.repository.delete({ id });
-      this.hives.delete(id);
-      this.etags.delete(id);
-      this.hiveIdByTokenHash.delete(row.tokenHash);
+      this.forgetRow(row);
+      await this.cluster.shareNow({ t: 'hive', id });
     });
+  }
+
+  /**
+   * Reads a hive's row again, after another queen changed it; returns the hive, or null when it is gone.
+   * Read in the writer's turn, so that it cannot overtake a write of this queen's.
+   */
+  async reload(id: string): Promise<CatalogHive | null> {
+    return this.write(async () => {
+      const row = await this.repository.findOneBy({ id });
+      if (row === null) {
+        const known = this.hives.get(id);
+        if (known) this.forgetRow(known);
+        return null;
+      }
+      this.remember(row);
+      return toCatalogHive(row);
+    });
+  }
+
+  private forgetRow(row: HiveEntity): void {
+    this.hives.delete(row.id);
+    this.etags.delete(row.id);
+    this.hiveIdByTokenHash.delete(row.tokenHash);
   }
 
   /** Issues a new heartbeat token; the old one stops working at once. */
@@ -189,6 +216,15 @@ export class HiveCatalog implements OnModuleInit {
       }
       if (changed.length === 0) return;
       await this.dataSource.transaction(async (manager) => {
+        // Offline is the leader's word: a queen that no longer leads does not write it.
+        if (changed.some(({ row, fields }) => fields.has('status') && row.status === 'offline') && !(await this.fence.holds(manager))) {
+          for (const { row, fields } of changed) {
+            if (fields.has('status') && row.status === 'offline') {
+              fields.delete('status');
+              row.status = this.hives.get(row.id)!.status;
+            }
+          }
+        }
         // Each changed column of many hives in a few statements: a fleet coming online is one transaction of few statements.
         for (const property of ['status', 'lastHeartbeatAt', 'capabilities'] as const) {
           const entries = changed.filter(({ fields }) => fields.has(property)).map(({ row }): [string, unknown] => [row.id, row[property]]);
@@ -281,6 +317,7 @@ export class HiveCatalog implements OnModuleInit {
       const { id: _id, ...columns } = next;
       await this.repository.update({ id }, columns);
       this.remember(next);
+      await this.cluster.shareNow({ t: 'hive', id });
       return toCatalogHive(next);
     });
   }

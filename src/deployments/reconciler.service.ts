@@ -14,6 +14,7 @@ import {
   StandingRule,
 } from '../domain/reconcile';
 import { Clock } from '../platform/clock/clock';
+import { ClusterLink } from '../platform/cluster/cluster-link';
 import { QueenConfig } from '../platform/config/queen-config';
 import { FleetEvents } from '../platform/events/fleet-events';
 import { ProblemException } from '../platform/http/problem';
@@ -72,6 +73,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
   private readonly logger = new Logger(Reconciler.name);
   private timer: NodeJS.Timeout | undefined;
   private subscription: Subscription | undefined;
+  private leadership: Subscription | undefined;
   private running: Promise<void> | null = null;
   private rerun = false;
   private scheduled = false;
@@ -93,6 +95,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
     private readonly metrics: QueenMetrics,
     private readonly clock: Clock,
     private readonly config: QueenConfig,
+    private readonly cluster: ClusterLink,
   ) {}
 
   onModuleInit(): void {
@@ -101,6 +104,17 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
     this.subscription = this.events.stream.subscribe((event) => {
       if (event.type.startsWith('worker.') || event.type === 'hive.offline' || event.type === 'hive.online' || event.type === 'hive.removed') this.soon();
     });
+    // A queen that takes the lead acts on what the database holds (the last leader's records), not on its mirror.
+    let leading = this.cluster.leading;
+    this.leadership = this.cluster.changes.subscribe((now) => {
+      if (now.leading && !leading) {
+        this.deployments.reloadAll().then(
+          () => this.soon(),
+          (error: Error) => this.logger.warn(`could not read the deployments on taking the lead: ${error.message}`),
+        );
+      }
+      leading = now.leading;
+    });
     this.soon();
   }
 
@@ -108,6 +122,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
     this.stopped = true;
     clearInterval(this.timer);
     this.subscription?.unsubscribe();
+    this.leadership?.unsubscribe();
   }
 
   /** A pass under way finishes before the database closes. */
@@ -161,6 +176,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
   }
 
   private async pass(): Promise<void> {
+    // Only the leader reconciles: the others would start the same replicas again.
+    if (!this.cluster.leading) return;
     const started = performance.now();
     const now = this.clock.now();
     try {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CatalogWriteBehind } from '../catalog/catalog-write-behind';
 import { HiveCapabilities, sameCapabilities } from '../domain/fleet';
+import { ClusterLink } from '../platform/cluster/cluster-link';
 import { FleetEvents } from '../platform/events/fleet-events';
 import { HiveRegistry } from '../registry/hive-registry';
 
@@ -17,6 +18,7 @@ export class CapabilitiesService {
     private readonly registry: HiveRegistry,
     private readonly writeBehind: CatalogWriteBehind,
     private readonly events: FleetEvents,
+    private readonly cluster: ClusterLink,
   ) {}
 
   /** What the queen knows the hive offers; null while unknown. */
@@ -29,7 +31,14 @@ export class CapabilitiesService {
     if (sameCapabilities(this.known(hiveId, now), capabilities)) return false;
     this.registry.setCapabilities(hiveId, capabilities);
     this.writeBehind.noteCapabilities(hiveId, capabilities);
+    this.cluster.share({ t: 'caps', hive: hiveId, caps: capabilities, at: now });
     this.events.publish('hive.capabilities', now, { hive_id: hiveId, source });
     return true;
+  }
+
+  /** What another queen learnt the hive offers (it wrote the catalog and told the fleet). */
+  applyShared(hiveId: string, capabilities: HiveCapabilities, now: number): void {
+    if (this.registry.view(hiveId, now) === undefined || sameCapabilities(this.known(hiveId, now), capabilities)) return;
+    this.registry.setCapabilities(hiveId, capabilities);
   }
 }

@@ -16,7 +16,7 @@ import { LivenessSweeper } from './liveness-sweeper';
   imports: [CatalogModule, RegistryModule, HiveClientModule],
   controllers: [HeartbeatController],
   providers: [HeartbeatService, HeartbeatEndpoint, HeartbeatResults, CapabilitiesService, DeviceDetection, LivenessSweeper],
-  exports: [HeartbeatEndpoint],
+  exports: [HeartbeatEndpoint, HeartbeatService, CapabilitiesService],
 })
 export class HeartbeatModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -2,6 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { CatalogWriteBehind } from '../catalog/catalog-write-behind';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { Clock } from '../platform/clock/clock';
+import { ClusterLink, PeerMessage } from '../platform/cluster/cluster-link';
 import { FleetEvents } from '../platform/events/fleet-events';
 import { LoadMonitor } from '../platform/http/load-shedding';
 import { ProblemException } from '../platform/http/problem';
@@ -10,7 +11,7 @@ import { HiveRegistry } from '../registry/hive-registry';
 import { CapabilitiesService } from './capabilities.service';
 import { DeviceDetection } from './device-detection';
 import { HeartbeatAckDto } from './dto/heartbeat-ack.dto';
-import { checkHeartbeat, claimedHiveId, HeartbeatBody } from './dto/heartbeat.schema';
+import { checkHeartbeat, claimedHiveId, HeartbeatBody, HeartbeatWorker } from './dto/heartbeat.schema';
 import { firstDuplicateWorker, toCapabilities, toWorkerReport } from './heartbeat.mapping';
 
 /**
@@ -29,6 +30,7 @@ export class HeartbeatService {
     private readonly events: FleetEvents,
     private readonly clock: Clock,
     private readonly load: LoadMonitor,
+    private readonly cluster: ClusterLink,
   ) {}
 
   /**
@@ -48,12 +50,11 @@ export class HeartbeatService {
     const body = raw as unknown as HeartbeatBody;
     this.refuseAmbiguous(body);
 
-    const outcome = this.registry.applyHeartbeat(hiveId, {
-      stamp: { sequence: body.sequence ?? null, timestamp: Date.parse(body.timestamp) },
-      workers: body.workers.map(toWorkerReport),
-      receivedAt,
-    });
+    const sequence = body.sequence ?? null;
+    const timestamp = Date.parse(body.timestamp);
+    const outcome = this.registry.applyHeartbeat(hiveId, { stamp: { sequence, timestamp }, workers: body.workers.map(toWorkerReport), receivedAt });
     if (!outcome.applied) return this.ack(false, this.capabilities.known(hiveId, receivedAt) === null);
+    if (this.cluster.clustered) this.cluster.share({ t: 'hb', hive: hiveId, at: receivedAt, seq: sequence, ts: timestamp, workers: body.workers });
 
     this.writeBehind.noteHeartbeat(hiveId, receivedAt);
     if (body.capabilities) this.capabilities.apply(hiveId, toCapabilities(body.capabilities), 'heartbeat', receivedAt);
@@ -70,6 +71,19 @@ export class HeartbeatService {
     const capabilitiesRequired = this.capabilities.known(hiveId, receivedAt) === null;
     if (capabilitiesRequired) void this.detection.detect(hiveId);
     return this.ack(true, capabilitiesRequired);
+  }
+
+  /**
+   * A heartbeat another queen received and applied: the same change to this queen's registry, without
+   * the catalog writes and events, which that queen made. A hive this queen does not know (yet) is skipped.
+   */
+  applyShared(message: Extract<PeerMessage, { t: 'hb' }>): void {
+    if (!this.catalog.has(message.hive)) return;
+    this.registry.applyHeartbeat(message.hive, {
+      stamp: { sequence: message.seq, timestamp: message.ts },
+      workers: (message.workers as HeartbeatWorker[]).map(toWorkerReport),
+      receivedAt: message.at,
+    });
   }
 
   private ack(applied: boolean, capabilitiesRequired: boolean): HeartbeatAckDto {

@@ -10,5 +10,6 @@ import { HivesService } from './hives.service';
   imports: [CatalogModule, RegistryModule, FleetModule],
   controllers: [HivesController],
   providers: [HivesService],
+  exports: [HivesService],
 })
 export class HivesModule {}

@@ -47,6 +47,19 @@ export class HivesService implements OnModuleInit {
     this.events.publish('hive.removed', this.clock.now(), { hive_id: id });
   }
 
+  /** Follows a change another queen made to a hive's row: reads it again and keeps the registry in step. */
+  async followPeer(id: string): Promise<void> {
+    const hive = await this.catalog.reload(id);
+    if (hive === null) {
+      this.registry.forget(id);
+      this.writeBehind.forget(id);
+    } else if (this.registry.view(id, this.clock.now()) === undefined) {
+      this.track(hive);
+    } else {
+      this.registry.setAdmission(id, hive);
+    }
+  }
+
   rotateToken(id: string): Promise<string> {
     return this.catalog.rotateToken(id);
   }

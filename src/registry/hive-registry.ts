@@ -235,7 +235,9 @@ export class HiveRegistry {
       }
     }
 
-    const cameOnline = entry.lastHeartbeatAt === null || entry.announced !== 'online';
+    // Silent past the timeout counts as offline even before a sweep said so (a queen that does not lead
+    // never sweeps for itself; any queen's sweep may run late).
+    const cameOnline = entry.lastHeartbeatAt === null || entry.announced !== 'online' || orderingReset;
     entry.lastHeartbeatAt = now;
     if (entry.lastStamp === null) entry.lastStamp = { ...heartbeat.stamp };
     else {
@@ -355,6 +357,21 @@ export class HiveRegistry {
     this.reservationBook.add(reservation);
     this.refresh(entry);
     return reservation;
+  }
+
+  /**
+   * Holds capacity another queen reserved (same id and expiry), unless it has expired, is held
+   * already, its hive is not tracked, or the hive already reports the worker (its usage counts then).
+   */
+  adopt(reservation: Reservation, now: number): boolean {
+    this.advance(now);
+    const entry = this.entries.get(reservation.hiveId);
+    if (entry === undefined || reservation.expiresAt <= now || this.reservationBook.get(reservation.id) !== undefined) return false;
+    if (entry.workerIds.has(reservation.workerId)) return false;
+    entry.reservations.set(reservation.id, reservation);
+    this.reservationBook.add(reservation);
+    this.refresh(entry);
+    return true;
   }
 
   /** Ends a reservation (spawn refused, worker stopped); returns it, or undefined if it had already ended. */

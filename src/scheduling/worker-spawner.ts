@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { HiveCatalog } from '../catalog/hive-catalog.service';
+import { HeldElsewhere, ReservationLedger } from '../catalog/reservation-ledger';
 import { HiveClient, HiveRequestError } from '../hive-client/hive-client';
 import { Clock } from '../platform/clock/clock';
 import { QueenConfig } from '../platform/config/queen-config';
@@ -63,11 +64,16 @@ export class WorkerSpawner {
     private readonly metrics: QueenMetrics,
     private readonly clock: Clock,
     private readonly config: QueenConfig,
+    private readonly ledger: ReservationLedger,
   ) {}
+
+  /** Other queens' holds taken in, by id, until they expire: each is taken in once. */
+  private readonly adopted = new Map<string, number>();
 
   /**
    * Places, reserves and spawns. Choosing and reserving happen in one
-   * synchronous step, so concurrent requests cannot claim the same capacity.
+   * synchronous step, in the fleet's one placement turn (ReservationLedger),
+   * so concurrent requests, on this queen or others, cannot claim the same capacity.
    * When a hive refuses or cannot be reached, its hold is released and the
    * next best hive is tried, up to {@link MAX_SPAWN_ATTEMPTS}. A worker id the
    * client chose is never used on a second hive after a spawn of unknown
@@ -78,13 +84,16 @@ export class WorkerSpawner {
     const tried = new Map<string, SpawnAttempt>();
     let workerId = chosenId ?? newWorkerId();
     while (tried.size < MAX_SPAWN_ATTEMPTS) {
-      const reservation = this.placeAndReserve(request, workerId, tried, options.excludeHives ?? []);
+      const reservation = await this.ledger.serialise(this.clock.now(), (heldElsewhere) => {
+        this.takeIn(heldElsewhere);
+        return this.placeAndReserve(request, workerId, tried, options.excludeHives ?? []);
+      });
       if (!reservation) break;
       if (options.beforeSpawn) {
         try {
           await options.beforeSpawn(reservation);
         } catch (error) {
-          this.registry.release(reservation.id);
+          await this.releaseHold(reservation.id);
           throw error;
         }
       }
@@ -98,7 +107,7 @@ export class WorkerSpawner {
           device: reservation.deviceId ?? 0,
         });
       } catch (error) {
-        this.registry.release(reservation.id);
+        await this.releaseHold(reservation.id);
         const attempt = await this.settle(error, reservation.hiveId, workerId);
         tried.set(reservation.hiveId, attempt);
         this.logger.warn(`spawn of ${workerId} on hive ${reservation.hiveId} failed: ${attempt.reason}`);
@@ -126,6 +135,27 @@ export class WorkerSpawner {
       `no hive started the worker; tried ${[...tried].map(([hiveId, attempt]) => `${hiveId} (${attempt.status ?? 'no answer'})`).join(', ')}`,
       { tried: Object.fromEntries(tried) },
     );
+  }
+
+  /** Holds other queens wrote since the last placement here, and those they let go. */
+  private takeIn(heldElsewhere: readonly HeldElsewhere[]): void {
+    const now = this.clock.now();
+    for (const [id, expiresAt] of this.adopted) if (expiresAt <= now) this.adopted.delete(id);
+    for (const held of heldElsewhere) {
+      if (held.released) {
+        if (this.adopted.has(held.id)) this.registry.release(held.id);
+      } else if (!this.adopted.has(held.id)) {
+        const { released: _released, ...reservation } = held;
+        this.registry.adopt(reservation, now);
+        this.adopted.set(held.id, held.expiresAt);
+      }
+    }
+  }
+
+  /** Lets a hold of this queen's go, here and for the other queens. */
+  private async releaseHold(reservationId: string): Promise<void> {
+    this.registry.release(reservationId);
+    await this.ledger.released(reservationId).catch((error: Error) => this.logger.warn(`could not mark hold ${reservationId} let go: ${error.message}`));
   }
 
   /**
@@ -206,6 +236,6 @@ export class WorkerSpawner {
         `hive "${hiveId}" did not stop worker "${workerId}": ${(error as Error).message}`,
       );
     }
-    if (reservationId) this.registry.release(reservationId);
+    if (reservationId) await this.releaseHold(reservationId);
   }
 }

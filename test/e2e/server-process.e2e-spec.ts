@@ -138,6 +138,7 @@ describe('the built server process', () => {
         'applied migration CreateHives1764201600000',
         'applied migration CreateIdempotencyKeys1764806400000',
         'applied migration CreateDeployments1764892800000',
+        'applied migration CreateClusterTables1765065600000',
         expect.stringMatching(/^queen listening on http:\/\/127\.0\.0\.1:\d+ \(database: sqlite /),
         'SIGTERM: no new requests; writing what is pending, then closing',
         expect.stringMatching(/^shutdown: catalog flushed \(\d+ heartbeat time\(s\)/),
@@ -150,7 +151,7 @@ describe('the built server process', () => {
 
     // A second start on the same database finds nothing to migrate, and says so.
     const again = await run([], { PORT: String(await freePort()), DATABASE_URL: `sqlite://${database}`, QUEEN_DATA_DIR: dir, LOG_LEVEL: 'info' }, 'listening');
-    expect(jsonLines(again.stdout).map((line) => line.msg)).toContain('schema up to date (3 migration(s) applied earlier)');
+    expect(jsonLines(again.stdout).map((line) => line.msg)).toContain('schema up to date (4 migration(s) applied earlier)');
   });
 
   it('reports a database it cannot reach in JSON lines naming host and port, with bounded retries, and exits 1', async () => {

@@ -6,6 +6,7 @@ import { IdempotencyRecordEntity } from '../idempotency-record.entity';
 import { CreateHives1764201600000 } from '../migrations/1764201600000-create-hives';
 import { CreateIdempotencyKeys1764806400000 } from '../migrations/1764806400000-create-idempotency-keys';
 import { CreateDeployments1764892800000 } from '../migrations/1764892800000-create-deployments';
+import { CreateClusterTables1765065600000 } from '../migrations/1765065600000-create-cluster-tables';
 import { SqlStatementCounter } from './sql-statement-counter';
 
 /**
@@ -19,7 +20,7 @@ export function buildDataSourceOptions(
 ): DataSourceOptions {
   const common = {
     entities: [HiveEntity, IdempotencyRecordEntity, DeploymentEntity, DeploymentWorkerEntity],
-    migrations: [CreateHives1764201600000, CreateIdempotencyKeys1764806400000, CreateDeployments1764892800000],
+    migrations: [CreateHives1764201600000, CreateIdempotencyKeys1764806400000, CreateDeployments1764892800000, CreateClusterTables1765065600000],
     migrationsRun: false,
     migrationsTransactionMode: 'each' as const,
     synchronize: false,

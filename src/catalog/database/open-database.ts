@@ -7,6 +7,8 @@ import { isDatabaseUnavailable } from './database-errors';
 /** How often, and how far apart, the queen tries to reach its database at start before giving up. */
 export const CONNECT_ATTEMPTS = 3;
 export const CONNECT_RETRY_DELAY_MS = 1000;
+/** Queens starting together on one PostgreSQL migrate one after the other ("migr" in ASCII). */
+const MIGRATION_LOCK = 0x6d696772;
 
 /** Where the database is, as an operator reads it: engine, host:port and database, or the file. No credentials. */
 export function describeDatabase(settings: DatabaseSettings): string {
@@ -56,13 +58,20 @@ export async function openDatabase(options: DataSourceOptions, settings: Databas
     // Catalog writes (a worker recorded before its spawn, each registration) then cost no fsync each.
     await dataSource.query('PRAGMA synchronous = NORMAL');
   }
+  const turn = settings.type === 'postgres' ? dataSource.createQueryRunner() : null;
   try {
+    await turn?.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     for (const migration of applied) logger.log(`applied migration ${migration.name}`);
     if (applied.length === 0) logger.log(`schema up to date (${dataSource.migrations.length} migration(s) applied earlier)`);
   } catch (error) {
+    await turn?.release().catch(() => undefined);
     await dataSource.destroy().catch(() => undefined);
     throw new DatabaseStartError(`cannot migrate the database (${where}): ${reasonOf(error)}`);
+  }
+  if (turn) {
+    await turn.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    await turn.release();
   }
   logger.log(`database open (${where})`);
   return dataSource;

@@ -86,6 +86,14 @@ export class EnvironmentVariables {
   @IsOptional() @IsString()
   @Matches(/^https?:\/\/[^\s/?#]+\/?$/, { message: 'QUEEN_ADVERTISE_URL must be http(s)://host:port' })
   QUEEN_ADVERTISE_URL?: string;
+
+  @IsOptional() @IsString()
+  @Matches(/^rediss?:\/\/.+$/, { message: 'REDIS_URL must be redis://host:port (or rediss:// for TLS)' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString()
+  @Matches(/^[A-Za-z0-9._:-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1 to 64 characters of A-Z a-z 0-9 . _ : -' })
+  REDIS_KEY_PREFIX?: string;
 }
 
 export type DatabaseSettings =
@@ -119,6 +127,14 @@ export class QueenConfig {
   queenId: string;
   /** The address other queens and clients reach this queen at. */
   advertiseUrl: string;
+  /** Set when several queens share the fleet: PostgreSQL plus Redis. Null for a queen on its own. */
+  cluster: ClusterSettings | null;
+}
+
+export interface ClusterSettings {
+  redisUrl: string;
+  /** Every key and stream name starts with this, so that clusters (and test suites) can share one Redis. */
+  keyPrefix: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -143,6 +159,8 @@ export const ENVIRONMENT_HELP: readonly (readonly [name: string, defaultValue: s
   ['RESCHEDULE_AFTER_MS', '60000', 'a hive silent this long has its deployments\' workers started elsewhere'],
   ['QUEEN_ID', '<host name>:<port>', 'this queen\'s name in GET /v1/cluster'],
   ['QUEEN_ADVERTISE_URL', 'http://<HOST, or the host name>:<port>', 'the address clients and other queens reach this queen at'],
+  ['REDIS_URL', 'unset', 'with a postgres:// DATABASE_URL: serve the fleet with the other queens sharing both'],
+  ['REDIS_KEY_PREFIX', 'queen:', 'prefix of every Redis key this cluster uses'],
 ];
 
 /** Variables whose values must not reach stderr or the logs, even when they are wrong. */
@@ -213,10 +231,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
   const key = vars.QUEEN_SECRET_KEY;
 
   const port = vars.PORT ?? 7833;
+  const database = parseDatabaseUrl(vars.DATABASE_URL, dataDir, cwd);
+  if (vars.REDIS_URL && database.type !== 'postgres') {
+    throw new ConfigError('invalid configuration: REDIS_URL (several queens) needs a postgres:// DATABASE_URL; SQLite serves one queen');
+  }
+  if (vars.REDIS_URL && !key) {
+    throw new ConfigError('invalid configuration: several queens (REDIS_URL) must share one QUEEN_SECRET_KEY, or each would seal SSH secrets the others cannot open');
+  }
   return Object.assign(new QueenConfig(), {
     port,
     host,
-    database: parseDatabaseUrl(vars.DATABASE_URL, dataDir, cwd),
+    database,
     dataDir,
     secretKey: key ? Buffer.from(key, key.length === 64 ? 'hex' : 'base64') : null,
     apiToken,
@@ -232,5 +257,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd = process.cwd()): QueenCo
     rescheduleAfterMs: vars.RESCHEDULE_AFTER_MS ?? 60000,
     queenId: vars.QUEEN_ID ?? `${hostname()}:${port}`,
     advertiseUrl: (vars.QUEEN_ADVERTISE_URL ?? `http://${host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/$/, ''),
+    cluster: vars.REDIS_URL ? { redisUrl: vars.REDIS_URL, keyPrefix: vars.REDIS_KEY_PREFIX ?? 'queen:' } : null,
   });
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Observable, Subject } from 'rxjs';
+import { ClusterLink } from '../cluster/cluster-link';
 
 /** Event types streamed to clients on GET /v1/events. */
 export const PUBLIC_EVENT_TYPES = [
@@ -17,6 +18,7 @@ export const PUBLIC_EVENT_TYPES = [
   'deployment.worker_replaced',
   'fleet.outage',
   'fleet.recovered',
+  'queen.leader',
 ] as const;
 export type PublicEventType = (typeof PUBLIC_EVENT_TYPES)[number];
 
@@ -28,16 +30,26 @@ export interface FleetEvent {
 }
 
 /**
- * An in-process event bus. Publishing is synchronous and never blocks on
+ * The fleet's event bus. Publishing is synchronous and never blocks on
  * subscribers' I/O: the SSE stream buffers per client, so a slow client cannot
- * slow the heartbeat path.
+ * slow the heartbeat path. With several queens an event goes to every queen
+ * (this one included) through the cluster's fan-out, and {@link stream}
+ * carries the events of the whole fleet, each once, in the order of the fan-out.
  */
 @Injectable()
 export class FleetEvents {
   private readonly subject = new Subject<FleetEvent>();
 
+  constructor(private readonly cluster: ClusterLink) {}
+
   publish(type: FleetEvent['type'], at: number, data: Record<string, unknown>): void {
-    if (this.subject.observed) this.subject.next({ type, at, data });
+    if (this.cluster.clustered) this.cluster.share({ t: 'event', event: { type, at, data } });
+    else this.deliver({ type, at, data });
+  }
+
+  /** Hands an event of the fleet to this queen's subscribers (the cluster's fan-out calls it with every queen's events). */
+  deliver(event: FleetEvent): void {
+    if (this.subject.observed) this.subject.next(event);
   }
 
   get stream(): Observable<FleetEvent> {

@@ -88,6 +88,25 @@ export class QueenMetrics {
     registers: [this.registry],
   });
 
+  readonly leader = new Gauge({
+    name: 'queen_leader',
+    help: '1 while this queen leads the cluster (sweeps liveness, reconciles), else 0',
+    registers: [this.registry],
+  });
+
+  readonly leaderTerm = new Gauge({
+    name: 'queen_leader_term',
+    help: 'The leadership term this queen last saw; it increases at every change of leader',
+    registers: [this.registry],
+  });
+
+  readonly fanoutMessages = new Counter({
+    name: 'queen_fanout_messages_total',
+    help: 'Facts shared with the other queens (sent) and taken from them (received)',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  });
+
   constructor() {
     // Process and Node.js metrics under their standard names, so stock dashboards find them. Three of them
     // are gauges named `_total`, which Prometheus reserves for counters; each is the sum of its per-type
