@@ -6,7 +6,8 @@
  */
 import { DeviceDetection } from '../../src/heartbeat/device-detection';
 import { LivenessSweeper } from '../../src/heartbeat/liveness-sweeper';
-import { FleetEvent, FleetEvents } from '../../src/platform/events/fleet-events';
+import type { FleetEvent } from '../../src/platform/events/fleet-event';
+import { FleetEvents } from '../../src/platform/events/fleet-events';
 import { DATABASE_KINDS } from '../support/databases';
 import { startFakeHives } from '../support/fake-hive';
 import { beat, Body, iso, registerHive, TestHive } from '../support/heartbeats';

@@ -8,20 +8,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HeartbeatAnswer } from '../../tools/simulator/wire';
+import { until } from '../support/cluster';
 import { FakeHiveFleet, startFakeHives } from '../support/fake-hive';
 import { freePort } from '../support/ports';
 
 const MAIN = join(__dirname, '../../dist/src/main.js');
 const GIB = 2 ** 30;
-
-/** Polls `check` (real time: the server runs on its own clock) until it holds. */
-async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a queen killed mid-reconcile', () => {
   let dir: string;

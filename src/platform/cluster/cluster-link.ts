@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { BehaviorSubject, Observable } from 'rxjs';
 import type { HiveCapabilities } from '../../domain/fleet';
 import { QueenConfig } from '../config/queen-config';
-import type { FleetEvent } from '../events/fleet-events';
+import type { FleetEvent } from '../events/fleet-event';
 
 /**
  * What one queen tells the others. Facts travel once, from the queen that learnt them: a heartbeat

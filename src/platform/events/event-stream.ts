@@ -7,7 +7,8 @@ import { Clock } from '../clock/clock';
 import { ProblemException } from '../http/problem';
 import { validationProblem } from '../http/validation';
 import { QueenMetrics } from '../metrics/queen-metrics';
-import { FleetEvent, FleetEvents, PUBLIC_EVENT_TYPES } from './fleet-events';
+import { FleetEvent, PUBLIC_EVENT_TYPES } from './fleet-event';
+import { FleetEvents } from './fleet-events';
 
 /** A comment line is sent this often, so proxies and browsers keep an idle stream open. */
 export const EVENT_KEEP_ALIVE_MS = 15_000;

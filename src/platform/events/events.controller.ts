@@ -5,7 +5,7 @@ import type { Request, Response } from 'express';
 import { AllowQueryToken } from '../auth/public.decorator';
 import { ApiProblem } from '../docs/problem-responses';
 import { EventStream, parseEventTypes } from './event-stream';
-import { PUBLIC_EVENT_TYPES } from './fleet-events';
+import { PUBLIC_EVENT_TYPES } from './fleet-event';
 
 export class EventsQueryDto {
   @ApiPropertyOptional({
