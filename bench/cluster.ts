@@ -11,7 +11,9 @@
  *     price of the fan-out (serialising each applied beat into the stream, reading the others').
  *  2. Saturated heartbeat throughput, one queen against two queens, the hives' beats spread over both
  *     (by this client, as a round-robin load balancer would: no proxy takes CPU from the queens).
- *  3. Failover: three queens; the leader is killed with SIGKILL --kills times; the time until
+ *  3. Propagation: a heartbeat answered by one queen, timed until another queen's GET /v1/hives/{id}
+ *     shows it (40 beats, polled every 2 ms).
+ *  4. Failover: three queens; the leader is killed with SIGKILL --kills times; the time until
  *     another queen says it leads in a later term (polling GET /v1/cluster every 20 ms), then the
  *     killed one is started again as a follower.
  */
@@ -134,7 +136,7 @@ async function main(): Promise<number> {
     }
     results.throughput = throughput;
 
-    // -- 3. Failover -------------------------------------------------------------------------------
+    // -- 3. Propagation and 4. failover --------------------------------------------------------------
     const ids = ['queen-a', 'queen-b', 'queen-c'];
     const queens = new Map<string, ChildServer>();
     for (const id of ids) queens.set(id, await start(id, true));
@@ -143,7 +145,29 @@ async function main(): Promise<number> {
       return (await res.body.json()) as { leader_id: string | null; term: number };
     };
     const failovers: number[] = [];
+    const propagation: number[] = [];
     try {
+      // How long a heartbeat answered by one queen takes to show on another's reads.
+      const [first, second] = [queens.get('queen-a')!, queens.get('queen-b')!];
+      const feed = new HeartbeatFeed(hives.slice(0, 20));
+      for (let i = 0; i < 40; i++) {
+        const beat = feed.next();
+        const hiveId = (JSON.parse(beat.body!) as { hive_id: string }).hive_id;
+        const seenAt = async () => {
+          const res = await request(`${second.baseUrl}/v1/hives/${hiveId}`);
+          return ((await res.body.json()) as { last_heartbeat_at: string | null }).last_heartbeat_at;
+        };
+        const before = await seenAt();
+        const sent = performance.now();
+        const answer = await request(`${first.baseUrl}${beat.path}`, { method: 'POST', headers: beat.headers, body: beat.body });
+        await answer.body.dump();
+        while ((await seenAt()) === before) {
+          if (performance.now() - sent > 10_000) throw new Error('a heartbeat did not reach the other queen within 10 s');
+          await sleep(2);
+        }
+        propagation.push(performance.now() - sent);
+        await sleep(25);
+      }
       for (let kill = 1; kill <= flags.kills; kill++) {
         let leaderId: string | null = null;
         let term = 0;
@@ -171,6 +195,8 @@ async function main(): Promise<number> {
       await Promise.all([...queens.values()].map((queen) => queen.stop()));
     }
     const sorted = [...failovers].sort((a, b) => a - b);
+    const lags = [...propagation].sort((a, b) => a - b);
+    results.propagationMs = { p50: lags[Math.floor(lags.length / 2)], p99: lags[Math.ceil(lags.length * 0.99) - 1], max: lags.at(-1) };
     results.failoverMs = { each: failovers, min: sorted[0], median: sorted[Math.floor(sorted.length / 2)], max: sorted.at(-1) };
 
     console.log(`\nCluster benchmark: ${fmtInt(flags.hives)} hives; queens pinned to core 0, load generator on the other core`);
@@ -186,6 +212,7 @@ async function main(): Promise<number> {
     console.log('\nSaturated heartbeat throughput, beats spread over the queens');
     console.log(table(['queens', 'beats/s'], Object.entries(throughput).map(([label, perSecond]) => [label, fmtInt(perSecond)])));
     console.log(`two queens / one queen: ${fmtNum(throughput['2 queen(s)'] / throughput['1 queen(s)'], 2)}x (both queens share core 0)`);
+    console.log(`\nA heartbeat answered by one queen, seen on another's reads (${lags.length} beats): p50 ${fmtNum(lags[Math.floor(lags.length / 2)], 0)} ms, max ${fmtNum(lags.at(-1)!, 0)} ms (bound 1,000 ms)`);
     console.log(`\nFailover over ${failovers.length} kills of the leader: min ${fmtNum(sorted[0], 0)} ms, median ${fmtNum(sorted[Math.floor(sorted.length / 2)], 0)} ms, max ${fmtNum(sorted.at(-1)!, 0)} ms (bound 10,000 ms)`);
     if (sorted.at(-1)! > 10_000) errors.push('a failover took longer than 10 s');
   } finally {
