@@ -223,12 +223,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
   }
 
   private updateBrake(now: number): void {
-    const hives = [...this.registry.hives(now)].map((view) => ({
-      id: view.hiveId,
-      live: this.registry.status(view.hiveId, now) === 'online',
-      lastHeartbeatAt: view.lastHeartbeatAt,
-    }));
-    const next = nextBrake(this.brake, hives, this.config.heartbeatTimeoutMs, now);
+    const fleet = { [Symbol.iterator]: () => this.registry.hives(now) };
+    const next = nextBrake(this.brake, fleet, this.registry.liveness, now);
     if (next.held && !this.brake.held) {
       this.logger.warn(`fleet outage: ${next.baseline.length} hive(s) were live, most went away at once; nothing is moved off them until they return`);
       this.events.publish('fleet.outage', now, { hives: next.baseline.length });
@@ -263,6 +259,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
         const worker = await this.spawner.startWorker(placementOf(deployment), {
           workerId,
           excludeHives: [...exclude],
+          explainRefusal: false,
           beforeSpawn: (placed) =>
             this.deployments.recordWorker({ workerId, deployment: deployment.name, hiveId: placed.hiveId, device: placed.device, startedAt: new Date(now) }),
         });
@@ -272,7 +269,11 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
         perHive.set(worker.hiveId, onHive);
         if (deployment.spec.maxPerHive !== null && onHive >= deployment.spec.maxPerHive) exclude.add(worker.hiveId);
       } catch (error) {
-        if (error instanceof ProblemException && error.getStatus() === HttpStatus.CONFLICT) return action.count - started;
+        if (error instanceof ProblemException && error.getStatus() === HttpStatus.CONFLICT) {
+          // Nothing was started: the budget is for starts, not for asking where one would fit.
+          this.startTokens += 1;
+          return action.count - started;
+        }
         // The hives tried refused or did not answer: the record stays, and the next pass replaces it as failed.
         this.logger.warn(`deployment ${deployment.name}: could not start a worker: ${(error as Error).message}`);
         return 0;

@@ -126,23 +126,35 @@ describe('planDeployment', () => {
 });
 
 describe('nextBrake', () => {
-  const TIMEOUT = 15_000;
-  const hive = (id: string, live: boolean, ago: number) => ({ id, live, lastHeartbeatAt: NOW - ago });
+  const RULE_15S = { heartbeatTimeoutMs: 15_000, startedAt: NOW - 3_600_000 };
+  /** A hive last heard `ago` ms before NOW: live within 15 s. */
+  const hive = (id: string, ago: number) => ({ hiveId: id, lastHeartbeatAt: NOW - ago, statusAtStart: 'online' as const });
 
   it.each<[string, ReturnType<typeof hive>[], boolean]>([
-    ['1 of 4 away', [hive('a', false, 20_000), hive('b', true, 1), hive('c', true, 1), hive('d', true, 1)], false],
-    ['2 of 4 away (not more than half)', [hive('a', false, 20_000), hive('b', false, 20_000), hive('c', true, 1), hive('d', true, 1)], false],
-    ['3 of 4 away within a timeout', [hive('a', false, 20_000), hive('b', false, 20_000), hive('c', false, 20_000), hive('d', true, 1)], true],
-    ['3 of 4 away, but long ago', [hive('a', false, 90_000), hive('b', false, 90_000), hive('c', false, 90_000), hive('d', true, 1)], false],
-    ['a single hive away', [hive('a', false, 20_000)], false],
+    ['1 of 4 away', [hive('a', 20_000), hive('b', 1), hive('c', 1), hive('d', 1)], false],
+    ['2 of 4 away (not more than half)', [hive('a', 20_000), hive('b', 20_000), hive('c', 1), hive('d', 1)], false],
+    ['3 of 4 away within a timeout', [hive('a', 20_000), hive('b', 20_000), hive('c', 20_000), hive('d', 1)], true],
+    ['3 of 4 away, but long ago', [hive('a', 90_000), hive('b', 90_000), hive('c', 90_000), hive('d', 1)], false],
+    ['a single hive away', [hive('a', 20_000)], false],
   ])('%s → held %p', (_name, hives, held) => {
-    expect(nextBrake(BRAKE_OFF, hives, TIMEOUT, NOW).held).toBe(held);
+    expect(nextBrake(BRAKE_OFF, hives, RULE_15S, NOW).held).toBe(held);
+  });
+
+  it('holds for the hives heard within the last two timeouts, not those away for longer', () => {
+    const fleet = [hive('a', 20_000), hive('b', 20_000), hive('c', 20_000), hive('d', 1), hive('old', 90_000)];
+    expect(nextBrake(BRAKE_OFF, fleet, RULE_15S, NOW)).toEqual({ held: true, baseline: ['a', 'b', 'c', 'd'], releasedAt: null });
+  });
+
+  it('counts a hive it held for that is no longer tracked as away', () => {
+    const held = { held: true, baseline: ['a', 'b', 'c', 'd'], releasedAt: null };
+    expect(nextBrake(held, [hive('a', 1), hive('e', 1)], RULE_15S, NOW).held).toBe(true);
+    expect(nextBrake(held, [hive('a', 1), hive('b', 1), hive('e', 1)], RULE_15S, NOW).held).toBe(false);
   });
 
   it('lets go once no more than half of those it held for are away, and says when', () => {
     const held = { held: true, baseline: ['a', 'b', 'c', 'd'], releasedAt: null };
-    expect(nextBrake(held, [hive('a', true, 1), hive('b', false, 40_000), hive('c', false, 40_000), hive('d', false, 40_000)], TIMEOUT, NOW).held).toBe(true);
-    expect(nextBrake(held, [hive('a', true, 1), hive('b', true, 1), hive('c', false, 40_000), hive('d', false, 40_000)], TIMEOUT, NOW)).toEqual({
+    expect(nextBrake(held, [hive('a', 1), hive('b', 40_000), hive('c', 40_000), hive('d', 40_000)], RULE_15S, NOW).held).toBe(true);
+    expect(nextBrake(held, [hive('a', 1), hive('b', 1), hive('c', 40_000), hive('d', 40_000)], RULE_15S, NOW)).toEqual({
       held: false,
       baseline: [],
       releasedAt: NOW,

@@ -5,6 +5,7 @@
  * the actions.
  */
 import type { WorkerState } from './fleet';
+import { isLive, LivenessFacts, LivenessRule } from './liveness';
 
 /** First replacement after a failure is immediate; the next ones wait 1 s, doubling, up to 5 min. */
 export const BACKOFF_BASE_MS = 1000;
@@ -225,27 +226,36 @@ export interface OutageBrake {
 
 export const BRAKE_OFF: OutageBrake = { held: false, baseline: [], releasedAt: null };
 
-export interface HiveLiveness {
-  id: string;
-  live: boolean;
-  /** Queen time of the last applied heartbeat; null if none since this queen started. */
-  lastHeartbeatAt: number | null;
+/** What the brake reads of a hive: who it is and when it was last heard, judged by the one liveness rule. */
+export interface HiveHeard extends LivenessFacts {
+  readonly hiveId: string;
 }
 
 /**
  * Engages when more than half of the hives that were live one heartbeat timeout ago went away within
  * it (the queen's own network is the likelier cause than half the fleet failing at once), and lets go
- * once no more than half of those are away.
+ * once no more than half of those are away. It runs every pass over the whole fleet, so it counts in
+ * one walk and allocates only when the brake engages or holds; `hives` may be walked twice.
  */
-export function nextBrake(brake: OutageBrake, hives: HiveLiveness[], heartbeatTimeoutMs: number, now: number): OutageBrake {
+export function nextBrake(brake: OutageBrake, hives: Iterable<HiveHeard>, rule: LivenessRule, now: number): OutageBrake {
   if (brake.held) {
-    const live = new Set(hives.filter((hive) => hive.live).map((hive) => hive.id));
-    const away = brake.baseline.filter((id) => !live.has(id)).length;
-    return away * 2 > brake.baseline.length ? brake : { held: false, baseline: [], releasedAt: now };
+    const baseline = new Set(brake.baseline);
+    let back = 0;
+    for (const hive of hives) if (baseline.has(hive.hiveId) && isLive(hive, rule, now)) back++;
+    const away = baseline.size - back;
+    return away * 2 > baseline.size ? brake : { held: false, baseline: [], releasedAt: now };
   }
   // Live within the last two timeouts: live now, or went away within the last one.
-  const recent = hives.filter((hive) => hive.lastHeartbeatAt !== null && now - hive.lastHeartbeatAt <= 2 * heartbeatTimeoutMs);
-  const wentAway = recent.filter((hive) => !hive.live).length;
-  if (recent.length >= 2 && wentAway * 2 > recent.length) return { held: true, baseline: recent.map((hive) => hive.id), releasedAt: brake.releasedAt };
-  return brake;
+  const recentlyHeard = (hive: HiveHeard) => hive.lastHeartbeatAt !== null && now - hive.lastHeartbeatAt <= 2 * rule.heartbeatTimeoutMs;
+  let recent = 0;
+  let wentAway = 0;
+  for (const hive of hives) {
+    if (!recentlyHeard(hive)) continue;
+    recent++;
+    if (!isLive(hive, rule, now)) wentAway++;
+  }
+  if (recent < 2 || wentAway * 2 <= recent) return brake;
+  const baseline: string[] = [];
+  for (const hive of hives) if (recentlyHeard(hive)) baseline.push(hive.hiveId);
+  return { held: true, baseline, releasedAt: brake.releasedAt };
 }

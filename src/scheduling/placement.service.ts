@@ -48,10 +48,13 @@ export class PlacementService {
     return result.placement;
   }
 
-  /** The best placement at the clock's now among hives not in `exclude`; 404 for a pin to an unknown hive. */
-  decide(request: PlacementRequest, exclude: ReadonlySet<string>): PlacementResult {
+  /**
+   * The best placement at the clock's now among hives not in `exclude`; 404 for a pin to an unknown hive.
+   * With `explain` false a refusal names no hive's reason (see {@link place}).
+   */
+  decide(request: PlacementRequest, exclude: ReadonlySet<string>, explain = true): PlacementResult {
     const now = this.clock.now();
     if (request.hiveId !== undefined && this.registry.view(request.hiveId, now) === undefined) throw notFound('hive', request.hiveId);
-    return place(request, this.fleetAt(now), exclude);
+    return place(request, this.fleetAt(now), exclude, explain);
   }
 }

@@ -254,6 +254,12 @@ describe('place', () => {
     it('leaves the hives already tried out of the rejections', () => {
       expect(decide({ vramBytes: 40 * GiB }, { a: { gpus: gpu }, b: { gpus: gpu } }, new Set(['a']))).toEqual({ b: 'insufficient_vram' });
     });
+
+    it('names no reason when not asked to explain, and still places what fits', () => {
+      const fleet = fleetOf({ a: { gpus: gpu }, b: { gpus: gpu } });
+      expect(outcome(place(request({ vramBytes: 40 * GiB }), fleet, undefined, false))).toEqual({});
+      expect(outcome(place(request(), fleet, undefined, false))).toBe('a cuda:0');
+    });
   });
 });
 

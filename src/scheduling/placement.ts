@@ -164,12 +164,15 @@ export function fitOnHive(hive: HiveView, request: PlacementRequest): Fit | 'ins
  * free (binpack) or the most (spread), ties to the lower hive id, then the
  * lower device. Hives in `exclude` are not considered (POST /v1/workers moves
  * on to the next when one refuses). `rejections` names every considered
- * hive's reason when nothing fits; it is empty for a pin to an unknown hive.
+ * hive's reason when nothing fits; it is empty for a pin to an unknown hive,
+ * and left empty with `explain` false (naming every hive's reason walks the
+ * whole fleet; the reconciler only needs to know that nothing fits).
  */
 export function place(
   request: PlacementRequest,
   fleet: FleetCapacity,
   exclude: ReadonlySet<string> = NO_EXCLUSIONS,
+  explain = true,
 ): PlacementResult {
   if (request.hiveId !== undefined) {
     const hive = fleet.hive(request.hiveId);
@@ -188,7 +191,7 @@ export function place(
     const fit = { device: slot.device, freeAfterBytes: slot.free - (slot.device === -1 ? request.ramBytes : request.vramBytes) };
     return { ok: true, placement: toPlacement(slot.hive, fit, request) };
   }
-  return { ok: false, rejections: rejectionsOf(request, fleet, exclude) };
+  return { ok: false, rejections: explain ? rejectionsOf(request, fleet, exclude) : new Rejections() };
 }
 
 /** The best slot of the index for the request: see {@link place}. */

@@ -35,6 +35,8 @@ export interface StartOptions {
   excludeHives?: readonly string[];
   /** Runs once the hive is chosen and its capacity held, before the hive is asked; a throw cancels the start. */
   beforeSpawn?: (placed: Reservation) => Promise<void>;
+  /** False: a 409 for "nothing fits" names no hive's reason, which spares a walk of the whole fleet. */
+  explainRefusal?: boolean;
 }
 
 export interface StartedWorker {
@@ -86,7 +88,7 @@ export class WorkerSpawner {
     while (tried.size < MAX_SPAWN_ATTEMPTS) {
       const reservation = await this.ledger.serialise(this.clock.now(), (heldElsewhere) => {
         this.takeIn(heldElsewhere);
-        return this.placeAndReserve(request, workerId, tried, options.excludeHives ?? []);
+        return this.placeAndReserve(request, workerId, tried, options.excludeHives ?? [], options.explainRefusal ?? true);
       });
       if (!reservation) break;
       if (options.beforeSpawn) {
@@ -188,14 +190,16 @@ export class WorkerSpawner {
     workerId: string,
     tried: ReadonlyMap<string, SpawnAttempt>,
     excludeHives: readonly string[],
+    explainRefusal: boolean,
   ): Reservation | null {
     if (tried.size === 0 && this.workerExists(workerId)) {
       throw new ProblemException(HttpStatus.CONFLICT, 'worker-exists', `a worker "${workerId}" exists (or is starting); stop it first or choose another id`);
     }
-    const result = this.placements.decide(request, new Set([...tried.keys(), ...excludeHives]));
+    const result = this.placements.decide(request, new Set([...tried.keys(), ...excludeHives]), explainRefusal);
     if (!result.ok) {
       if (tried.size > 0) return null;
       this.metrics.placements.inc({ route: 'spawn', result: 'rejected' });
+      if (!explainRefusal) throw new ProblemException(HttpStatus.CONFLICT, 'no-placement', 'no hive can take this worker');
       throw rejectedProblem(result.rejections, request.hiveId);
     }
     const { placement } = result;

@@ -213,6 +213,21 @@ describe.each(DATABASE_KINDS)('deployments (%s)', (database) => {
     expect(await status('large')).toMatchObject({ unplaced: 0, starting: 1 });
   });
 
+  it('does not let deployments that find no room spend the start budget of those that fit', async () => {
+    await start();
+    // More deployments that fit nowhere than the reconciler starts at once (200).
+    for (let i = 0; i < 210; i++) {
+      expectStatus(await world!.http().post('/v1/deployments').send({ name: `huge-${i}`, replicas: 1, model_id: 'tiny-model', vram_bytes: 100 * GIB }), 201);
+    }
+    await reconcile();
+    expect(await status('huge-209')).toMatchObject({ unplaced: 1, reason: 'no_capacity' });
+    expectStatus(await world!.http().post('/v1/deployments').send({ name: 'chat', replicas: 3, max_per_hive: 1, ...MODEL }), 201);
+    // Same instant on the queen's clock: no budget refilled since the failed attempts.
+    await reconcile();
+    expect(spawnsOn()).toHaveLength(3);
+    expect(await status('chat')).toMatchObject({ starting: 3, unplaced: 0 });
+  });
+
   it('keeps deployments and worker records across a restart: no second worker for a replica', async () => {
     await start();
     expectStatus(await world!.http().post('/v1/deployments').send({ name: 'chat', replicas: 2, max_per_hive: 1, ...MODEL }), 201);
