@@ -214,6 +214,7 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
         if (!names.has(worker.deployment)) await this.stop(worker.workerId, worker.hiveId, worker.deployment, 'deleted');
       }
       for (const name of [...this.outcomes.keys()]) if (!names.has(name)) this.outcomes.delete(name);
+      for (const name of [...this.backoffs.keys()]) if (!names.has(name)) this.backoffs.delete(name);
     } catch (error) {
       this.logger.warn(`reconcile pass failed, the next one retries: ${(error as Error).message}`);
     } finally {

@@ -134,6 +134,17 @@ describe.each(DATABASE_KINDS)('deployments (%s)', (database) => {
     }
     const gaps = spawnTimes.slice(2).map((at, i) => at - spawnTimes[i + 1]);
     expect(gaps).toEqual([1000, 2000, 4000]);
+
+    // Deleted and created again under the same name, it starts with no streak of failures behind it.
+    expectStatus(await world!.http().delete('/v1/deployments/flaky'), 202);
+    await reconcile();
+    expectStatus(await world!.http().post('/v1/deployments').send({ name: 'flaky', replicas: 1, ...MODEL }), 201);
+    await reconcile();
+    const spawned = spawnsOn('only').length;
+    await failLatest();
+    await reconcile();
+    expect(spawnsOn('only')).toHaveLength(spawned + 1);
+    expect((await status('flaky')).reason).not.toBe('backoff');
   });
 
   it('holds everything when 3 of 4 hives go silent at once (held_fleet_outage), and moves nothing when they return', async () => {
