@@ -244,8 +244,8 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
     };
     const { started, passes } = await reconcileMetrics();
 
-    // Back to no deployments, every worker stopped, and the baseline once more: the queen's state drifts
-    // over a run (its heap grows), so the run compares against the mean of a baseline on each side.
+    // Back to no deployments, every worker stopped, and the baseline once more: a queen's throughput
+    // drifts over a run (by up to 10% here), so the run compares against the mean of a baseline on each side.
     progress(`(b) deleting the deployments; their workers stopped`);
     const deleting = new Pool(server.baseUrl, { connections: 8 });
     await Promise.all(
