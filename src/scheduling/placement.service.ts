@@ -5,8 +5,14 @@ import { notFound, ProblemException } from '../platform/http/problem';
 import { QueenMetrics } from '../platform/metrics/queen-metrics';
 import { FleetCapacity, place, Placement, PlacementRequest, PlacementResult, Rejections } from './placement';
 
-/** The 409 answer when no hive can take a worker, naming each hive's reason. */
-export function rejectedProblem(rejections: Rejections, pinned: string | undefined): ProblemException {
+/**
+ * The 409 answer when no hive can take a worker, naming each hive's reason; with `rejections` null (a
+ * caller that did not ask for them, see {@link place}) it names none.
+ */
+export function rejectedProblem(rejections: Rejections | null, pinned: string | undefined): ProblemException {
+  if (rejections === null) {
+    return new ProblemException(HttpStatus.CONFLICT, 'no-placement', pinned ? `hive "${pinned}" cannot take this worker` : 'no hive can take this worker');
+  }
   const detail = pinned
     ? `hive "${pinned}" cannot take this worker: ${rejections.reasonOf(pinned)}`
     : rejections.size > 0

@@ -199,8 +199,7 @@ export class WorkerSpawner {
     if (!result.ok) {
       if (tried.size > 0) return null;
       this.metrics.placements.inc({ route: 'spawn', result: 'rejected' });
-      if (!explainRefusal) throw new ProblemException(HttpStatus.CONFLICT, 'no-placement', 'no hive can take this worker');
-      throw rejectedProblem(result.rejections, request.hiveId);
+      throw rejectedProblem(explainRefusal ? result.rejections : null, request.hiveId);
     }
     const { placement } = result;
     return this.registry.reserve(
