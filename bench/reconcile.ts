@@ -2,7 +2,7 @@
  * Reconcile benchmark: 1,000 deployments (3 replicas each, at most one per hive) over 10,000 hives.
  *
  *   npm run bench:reconcile                        # 10,000 hives, 1,000 deployments
- *   npm run bench:reconcile -- --hives 1000 --deployments 100 --duration 5
+ *   npm run bench:reconcile -- --hives 1000 --deployments 100 --duration 5 --rounds 2
  *
  * (a) One reconcile pass, in process: the built queen's app (SQLite in a temp dir, a manual clock, the
  *     reconcile timer out of the way so that every pass measured is one this process runs), hives
@@ -10,12 +10,12 @@
  *     through the queen's own heartbeat service. Once every replica is reported ready: --passes passes
  *     in which nothing changes, then --trials times 100 hives go silent past RESCHEDULE_AFTER_MS and one
  *     pass replaces their workers (and afterwards, with the hives back, a pass stops the surplus ones).
- * (b) Heartbeat throughput of the built queen as a child process in its default configuration (core
- *     0; autocannon in this process on the last core): --duration seconds of closed-loop heartbeats
- *     with no deployments, then the same right after the deployments are created, while the queen
- *     places and starts their 3,000 workers (paced: 200 at once, then 30 a second), then, once the
- *     deployments are deleted and their workers stopped, with no deployments again. The ratio is
- *     against the mean of the two baselines, which cancels the drift of a queen over a run.
+ * (b) Heartbeat throughput while reconciling: two built queens as child processes in their default
+ *     configuration, both on core 0 (autocannon in this process on the last core), take closed-loop
+ *     heartbeats at the same time in --duration second windows. In each of --rounds rounds one queen
+ *     (the two take turns) gets the deployments and places and starts their 3,000 workers (paced:
+ *     200 at once, then 30 a second) while the other, with none, is the control; then the deployments
+ *     are deleted and their workers stopped. See {@link heartbeatsWhileReconciling} for the figure.
  *
  * Prints p50/p99 per case, the throughput ratio and PASS/FAIL per target; writes JSON. Exit code 0
  * whatever the targets say; 1 when the measurement is invalid; 2 on bad flags.
@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Pool } from 'undici';
+import { Dispatcher, Pool } from 'undici';
 import { createQueenApp } from '../src/app.setup';
 import { DeploymentCatalog } from '../src/catalog/deployment-catalog';
 import { Reconciler } from '../src/deployments/reconciler.service';
@@ -52,7 +52,8 @@ const FLAGS = {
   deployments: { default: 1000, min: 1, max: 10_000, help: 'deployments of 3 replicas each, at most one per hive' },
   passes: { default: 200, min: 10, max: 10_000, help: '(a) passes measured when nothing changes' },
   trials: { default: 5, min: 1, max: 100, help: '(a) times 100 hives go silent' },
-  duration: { default: 15, min: 1, max: 600, help: '(b) measured seconds of heartbeats, each case' },
+  duration: { default: 15, min: 1, max: 600, help: '(b) measured seconds of heartbeats, each window' },
+  rounds: { default: 4, min: 2, max: 20, help: '(b) rollouts, the two queens taking turns' },
   connections: { default: 50, min: 1, max: 1000, help: '(b) concurrent keep-alive connections' },
   out: { default: 'bench/results/reconcile-latest.json', help: 'JSON results file' },
 };
@@ -201,89 +202,183 @@ async function inProcess(flags: { hives: number; deployments: number; passes: nu
   }
 }
 
-async function heartbeatsWhileReconciling(flags: { hives: number; deployments: number; duration: number; connections: number }, errors: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'queen-bench-reconcile-hb-'));
-  const stub = await startStubHive();
-  progress('(b) queen: starting (default configuration)');
-  const server = await ChildServer.start({ name: 'queen', script: join(DIST, 'src/main.js'), env: { QUEEN_DATA_DIR: dir }, cwd: PROJECT, cpus: '0' });
-  try {
-    const { hives } = await registerHives({ baseUrl: server.baseUrl, count: flags.hives, hivePort: (stub.address() as AddressInfo).port });
-    const feed = new HeartbeatFeed(hives);
-    await runLoad({ baseUrl: server.baseUrl, connections: 20, amount: hives.length, next: feed.next, classifyBody: classifyHeartbeatAck });
-    await runLoad({ baseUrl: server.baseUrl, connections: flags.connections, durationS: 3, next: feed.next, classifyBody: classifyHeartbeatAck });
-    progress(`(b) ${flags.duration} s of heartbeats, no deployments`);
-    const before = await runLoad({ baseUrl: server.baseUrl, connections: flags.connections, durationS: flags.duration, next: feed.next, classifyBody: classifyHeartbeatAck });
-    const problem = loadProblems('heartbeats without deployments', before);
+/** A queen child process on core 0 with its hives registered, every hive's first beat applied, warmed up. */
+interface LoadedQueen {
+  server: ChildServer;
+  feed: HeartbeatFeed;
+  dir: string;
+}
+
+async function startLoadedQueen(name: string, flags: { hives: number; connections: number }, hivePort: number): Promise<LoadedQueen> {
+  const dir = mkdtempSync(join(tmpdir(), `queen-bench-reconcile-${name}-`));
+  progress(`(b) ${name} queen: starting (default configuration), registering ${fmtInt(flags.hives)} hives`);
+  const server = await ChildServer.start({ name: `${name} queen`, script: join(DIST, 'src/main.js'), env: { QUEEN_DATA_DIR: dir }, cwd: PROJECT, cpus: '0' });
+  const { hives } = await registerHives({ baseUrl: server.baseUrl, count: flags.hives, hivePort });
+  const feed = new HeartbeatFeed(hives);
+  await runLoad({ baseUrl: server.baseUrl, connections: 20, amount: hives.length, next: feed.next, classifyBody: classifyHeartbeatAck });
+  await runLoad({ baseUrl: server.baseUrl, connections: flags.connections, durationS: 3, next: feed.next, classifyBody: classifyHeartbeatAck });
+  return { server, feed, dir };
+}
+
+/** One queen's side of a measured window. */
+interface WindowSide {
+  perSecond: number;
+  p99: number;
+  /** CPU of the whole process (every thread) over the window. */
+  cpuSeconds: number;
+  perCpuSecond: number;
+}
+
+/** A window of heartbeats to both queens at once, and how the first queen did against the second. */
+interface Window {
+  sides: [WindowSide, WindowSide];
+  /** Heartbeats/s of the first queen over the second's. */
+  throughput: number;
+  /** Heartbeats per CPU second of the first queen over the second's. */
+  efficiency: number;
+}
+
+/** Fraction of core 0 the two queens must use between them for a window to measure the queens, not the load generator. */
+const SATURATED = 0.9;
+
+/** Closed-loop heartbeats to both queens at once for `duration` seconds. */
+async function measureWindow(label: string, queens: [LoadedQueen, LoadedQueen], flags: { duration: number; connections: number }, errors: string[]): Promise<Window> {
+  progress(`(b) ${flags.duration} s of heartbeats to both queens, ${label}`);
+  const cpuBefore = queens.map((queen) => queen.server.cpuSeconds() ?? NaN);
+  const loads = await Promise.all(
+    queens.map((queen) => runLoad({ baseUrl: queen.server.baseUrl, connections: flags.connections, durationS: flags.duration, next: queen.feed.next, classifyBody: classifyHeartbeatAck })),
+  );
+  const sides = loads.map((load, i): WindowSide => {
+    const problem = loadProblems(`${label}, ${i === 0 ? "first" : "second"} queen`, load);
     if (problem) errors.push(problem);
+    const cpuSeconds = (queens[i].server.cpuSeconds() ?? NaN) - cpuBefore[i];
+    return { perSecond: load.perSecond, p99: load.latencyMs.p99, cpuSeconds, perCpuSecond: load.requests / cpuSeconds };
+  }) as [WindowSide, WindowSide];
+  const busy = (sides[0].cpuSeconds + sides[1].cpuSeconds) / flags.duration;
+  if (!(busy >= SATURATED)) errors.push(`${label}: the queens used ${fmtNum(busy * 100, 0)}% of core 0; the load generator, not the queens, set the pace`);
+  return { sides, throughput: sides[0].perSecond / sides[1].perSecond, efficiency: sides[0].perCpuSecond / sides[1].perCpuSecond };
+}
 
-    progress(`(b) creating ${fmtInt(flags.deployments)} deployments`);
-    const pool = new Pool(server.baseUrl, { connections: 8 });
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, lane) => {
-        for (let d = lane; d < flags.deployments; d += 8) {
-          const res = await pool.request({
-            method: 'POST',
-            path: '/v1/deployments',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name: `d-${String(d).padStart(5, '0')}`, model_id: 'llama-3-8b', replicas: 3, vram_bytes: 8 * GiB, max_per_hive: 1 }),
-          });
-          await res.body.text();
-          if (res.statusCode !== 201) errors.push(`POST /v1/deployments answered ${res.statusCode}`);
-        }
-      }),
-    );
-    await pool.close();
-    progress(`(b) ${flags.duration} s of heartbeats while the queen starts their workers`);
-    const during = await runLoad({ baseUrl: server.baseUrl, connections: flags.connections, durationS: flags.duration, next: feed.next, classifyBody: classifyHeartbeatAck });
-    const duringProblem = loadProblems('heartbeats while reconciling', during);
-    if (duringProblem) errors.push(duringProblem);
-    const reconcileMetrics = async () => {
-      const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
-      const count = (action: string) => Number(new RegExp(`queen_reconcile_actions_total\\{action="${action}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
-      return { started: count('start'), stopped: count('stop'), passes: Number(/queen_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0) };
-    };
-    const { started, passes } = await reconcileMetrics();
+const deploymentName = (d: number) => `d-${String(d).padStart(5, '0')}`;
 
-    // Back to no deployments, every worker stopped, and the baseline once more: a queen's throughput
-    // drifts over a run (by up to 10% here), so the run compares against the mean of a baseline on each side.
-    progress(`(b) deleting the deployments; their workers stopped`);
-    const deleting = new Pool(server.baseUrl, { connections: 8 });
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, lane) => {
-        for (let d = lane; d < flags.deployments; d += 8) {
-          const res = await deleting.request({ method: 'DELETE', path: `/v1/deployments/d-${String(d).padStart(5, '0')}` });
-          await res.body.text();
-          if (res.statusCode !== 202) errors.push(`DELETE /v1/deployments answered ${res.statusCode}`);
-        }
-      }),
-    );
-    await deleting.close();
-    const settleBy = Date.now() + 120_000;
-    for (let now = await reconcileMetrics(); now.stopped < now.started; now = await reconcileMetrics()) {
-      if (Date.now() > settleBy) {
-        errors.push(`only ${now.stopped} of ${now.started} workers stopped 2 min after the deployments were deleted`);
-        break;
+/** The deployments, 8 requests at a time; each answer must be `status`. */
+async function forEachDeployment(queen: LoadedQueen, count: number, status: number, request: (name: string) => Dispatcher.RequestOptions, errors: string[]): Promise<void> {
+  const pool = new Pool(queen.server.baseUrl, { connections: 8 });
+  await Promise.all(
+    Array.from({ length: 8 }, async (_, lane) => {
+      for (let d = lane; d < count; d += 8) {
+        const res = await pool.request(request(deploymentName(d)));
+        await res.body.text();
+        if (res.statusCode !== status) errors.push(`${res.statusCode} from ${request(deploymentName(d)).method} /v1/deployments (expected ${status})`);
       }
-      await new Promise((done) => setTimeout(done, 200));
+    }),
+  );
+  await pool.close();
+}
+
+async function reconcileCounts(queen: LoadedQueen) {
+  const metrics = await (await fetch(`${queen.server.baseUrl}/metrics`)).text();
+  const count = (action: string) => Number(new RegExp(`queen_reconcile_actions_total\\{action="${action}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  return { started: count('start'), stopped: count('stop'), passes: Number(/queen_reconcile_duration_seconds_count (\d+)/.exec(metrics)?.[1] ?? 0) };
+}
+
+/** One rollout: what it did, and the rollout queen against the control during it and in the windows on either side. */
+interface Round {
+  /** 0 or 1: which queen rolled out. */
+  rollout: number;
+  started: number;
+  passes: number;
+  during: Window;
+  throughputRatio: number;
+  efficiencyRatio: number;
+  /**
+   * The rollout's CPU as a fraction of a core: per CPU second the rollout queen answered (1 - efficiencyRatio)
+   * fewer heartbeats, so that much of the CPU it had went to the rollout.
+   */
+  rolloutCores: number;
+}
+
+/**
+ * (b): two queens on core 0 take the same closed-loop heartbeats at the same time; in each round one of
+ * them rolls out the deployments while the other, with none, is the control. Both see the same machine
+ * at the same moment, which a queen measured against itself before and after does not: on a shared VM,
+ * consecutive 2 s windows of one queen with nothing else to do range over more than 2x. A round's
+ * figure is the rollout queen's heartbeats over the control's during the rollout, against the same
+ * ratio in the windows with no deployments on either side (which takes out what differs between two
+ * processes); the queens take turns, and the figure is the mean over the rounds. Each queen has about
+ * half of core 0, so the rollout's CPU weighs twice what it would on a queen with the core to itself:
+ * the figure errs against the queen.
+ */
+async function heartbeatsWhileReconciling(flags: { hives: number; deployments: number; duration: number; connections: number; rounds: number }, errors: string[]) {
+  const stub = await startStubHive();
+  const hivePort = (stub.address() as AddressInfo).port;
+  const started: LoadedQueen[] = [];
+  try {
+    for (const name of ['first', 'second']) started.push(await startLoadedQueen(name, flags, hivePort));
+    const queens = started as [LoadedQueen, LoadedQueen];
+    const windows: Window[] = [await measureWindow('no deployments', queens, flags, errors)];
+    const rounds: Round[] = [];
+    for (let round = 0; round < flags.rounds; round++) {
+      const rollout = round % 2;
+      const queen = queens[rollout];
+      progress(`(b) round ${round + 1}: creating ${fmtInt(flags.deployments)} deployments on the ${rollout === 0 ? 'first' : 'second'} queen`);
+      const before = await reconcileCounts(queen);
+      await forEachDeployment(
+        queen,
+        flags.deployments,
+        201,
+        (name) => ({
+          method: 'POST',
+          path: '/v1/deployments',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name, model_id: 'llama-3-8b', replicas: 3, vram_bytes: 8 * GiB, max_per_hive: 1 }),
+        }),
+        errors,
+      );
+      const during = await measureWindow(`round ${round + 1}, while the ${rollout === 0 ? 'first' : 'second'} queen starts their workers`, queens, flags, errors);
+      const done = await reconcileCounts(queen);
+      progress(`(b) round ${round + 1}: deleting the deployments; their workers stopped`);
+      await forEachDeployment(queen, flags.deployments, 202, (name) => ({ method: 'DELETE', path: `/v1/deployments/${name}` }), errors);
+      const settleBy = Date.now() + 120_000;
+      for (let now = await reconcileCounts(queen); now.stopped < now.started; now = await reconcileCounts(queen)) {
+        if (Date.now() > settleBy) {
+          errors.push(`only ${now.stopped} of ${now.started} workers stopped 2 min after the deployments were deleted`);
+          break;
+        }
+        await new Promise((wait) => setTimeout(wait, 200));
+      }
+      const reference = [windows.at(-1)!, await measureWindow(`round ${round + 1}, no deployments again`, queens, flags, errors)];
+      windows.push(during, reference[1]);
+      // Ratios of the rollout queen over the control: the first queen's over the second's, or its inverse.
+      const oriented = (value: number) => (rollout === 0 ? value : 1 / value);
+      const ratio = (key: 'throughput' | 'efficiency') => oriented(during[key]) / ((oriented(reference[0][key]) + oriented(reference[1][key])) / 2);
+      const efficiencyRatio = ratio('efficiency');
+      rounds.push({
+        rollout,
+        started: done.started - before.started,
+        passes: done.passes - before.passes,
+        during,
+        throughputRatio: ratio('throughput'),
+        efficiencyRatio,
+        rolloutCores: ((1 - efficiencyRatio) * during.sides[rollout].cpuSeconds) / flags.duration,
+      });
     }
-    progress(`(b) ${flags.duration} s of heartbeats, no deployments again`);
-    const after = await runLoad({ baseUrl: server.baseUrl, connections: flags.connections, durationS: flags.duration, next: feed.next, classifyBody: classifyHeartbeatAck });
-    const afterProblem = loadProblems('heartbeats without deployments, after', after);
-    if (afterProblem) errors.push(afterProblem);
+    const mean = (key: 'throughputRatio' | 'efficiencyRatio' | 'rolloutCores') => rounds.reduce((sum, round) => sum + round[key], 0) / rounds.length;
     return {
-      before: before.perSecond,
-      after: after.perSecond,
-      during: during.perSecond,
-      beforeP99: before.latencyMs.p99,
-      afterP99: after.latencyMs.p99,
-      duringP99: during.latencyMs.p99,
-      workersStarted: started,
-      passes,
+      windows,
+      rounds,
+      /** Mean over the rounds of the rollout queen's heartbeats/s against the control's, over the same with no deployments. */
+      throughputRatio: mean('throughputRatio'),
+      /** The same for heartbeats per CPU second (every thread), which no split of the core between the queens can flatter. */
+      efficiencyRatio: mean('efficiencyRatio'),
+      rolloutCores: mean('rolloutCores'),
     };
   } finally {
-    await server.stop();
+    for (const queen of started) {
+      await queen.server.stop();
+      rmSync(queen.dir, { recursive: true, force: true });
+    }
     stub.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -309,11 +404,40 @@ async function main(): Promise<number> {
       ],
     ),
   );
-  const ratio = b.during / ((b.before + b.after) / 2);
+  const ratio = Math.min(b.throughputRatio, b.efficiencyRatio);
+  const side = (w: WindowSide) => `${fmtInt(w.perSecond)}/s, p99 ${w.p99} ms, ${fmtInt(w.perCpuSecond)}/CPU s`;
+  console.log(`\n(b) heartbeats, two queens on core 0, ${flags.duration} s windows`);
   console.log(
-    `\n(b) heartbeats/s, queen child process: ${fmtInt(b.before)} without deployments (p99 ${b.beforeP99} ms), ` +
-      `${fmtInt(b.during)} while reconciling (p99 ${b.duringP99} ms; ${fmtInt(b.workersStarted)} workers started, ${fmtInt(b.passes)} passes so far), ` +
-      `${fmtInt(b.after)} without deployments again (p99 ${b.afterP99} ms): ${fmtNum(ratio, 3)}x the mean of the two`,
+    table(
+      ['window', 'first queen', 'second queen', 'first/second hb/s', 'per CPU s'],
+      b.windows.map((w, i) => [
+        i === 0 ? 'no deployments' : i % 2 === 1 ? `round ${(i + 1) / 2}: ${b.rounds[(i - 1) / 2].rollout === 0 ? 'first' : 'second'} queen rolling out` : `round ${i / 2}: no deployments again`,
+        side(w.sides[0]),
+        side(w.sides[1]),
+        `${fmtNum(w.throughput, 3)}x`,
+        `${fmtNum(w.efficiency, 3)}x`,
+      ]),
+    ),
+  );
+  console.log(
+    `\n${table(
+      ['round', 'rolling out', 'workers started', 'passes since created', 'hb/s vs control', 'per CPU s vs control', 'rollout CPU'],
+      b.rounds.map((r, i) => [
+        String(i + 1),
+        r.rollout === 0 ? 'first' : 'second',
+        fmtInt(r.started),
+        fmtInt(r.passes),
+        `${fmtNum(r.throughputRatio, 3)}x`,
+        `${fmtNum(r.efficiencyRatio, 3)}x`,
+        `${fmtNum(r.rolloutCores * 100, 1)}% of a core`,
+      ]),
+    )}`,
+  );
+  console.log(
+    `mean over the rounds, against the windows with no deployments: ${fmtNum(b.throughputRatio, 3)}x heartbeats/s, ${fmtNum(b.efficiencyRatio, 3)}x per CPU second; the lower one is the figure`,
+  );
+  console.log(
+    `the rollout took ${fmtNum(b.rolloutCores * 100, 1)}% of a core; on a queen with the core to itself that is ${fmtNum(1 - b.rolloutCores, 3)}x of its heartbeat capacity (not the figure: derived, not measured)`,
   );
   const targets = [
     target('pass p99, nothing changes', a.quiet.p99, '<=', 20, ms),

@@ -184,7 +184,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
       this.updateBrake(now);
       const rule = this.standingRule;
       const names = new Set<string>();
-      const planned: { deployment: StoredDeployment; plan: DeploymentPlan }[] = [];
+      // The lanes below take the plans off this queue as they go, so the pass holds none it has carried out.
+      const queue: { deployment: StoredDeployment; plan: DeploymentPlan }[] = [];
       for (const deployment of this.deployments.list()) {
         names.add(deployment.name);
         const workers = this.facts.standings(this.deployments.workersOf(deployment.name), rule, now);
@@ -196,14 +197,13 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
           now,
         );
         this.backoffs.set(deployment.name, plan.backoff);
-        if (plan.actions.length > 0) planned.push({ deployment, plan });
-        else this.outcomes.set(deployment.name, { unplaced: plan.heldBack, backingOff: plan.heldBack > 0 });
+        if (plan.actions.length > 0) queue.push({ deployment, plan });
+        else this.noteOutcome(deployment.name, plan.heldBack, plan.heldBack > 0);
       }
       // Evictions of every deployment in one write; then each deployment's starts and stops, several
       // deployments at a time so that hive calls overlap (catalog writes still go one at a time).
-      const evictions = planned.flatMap(({ plan }) => plan.actions.filter((action) => action.kind === 'evict'));
+      const evictions = queue.flatMap(({ plan }) => plan.actions.filter((action) => action.kind === 'evict'));
       if (evictions.length > 0) await this.evict(evictions);
-      const queue = [...planned];
       await Promise.all(
         Array.from({ length: Math.min(CONCURRENT_DEPLOYMENTS, queue.length) }, async () => {
           for (let next = queue.shift(); next; next = queue.shift()) await this.carryOut(next.deployment, next.plan, now);
@@ -244,7 +244,13 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
       else if (action.kind === 'stop') await this.stop(action.workerId, action.hiveId, deployment.name, action.why);
       else if (action.kind === 'forget') await this.replaceFailed(action);
     }
-    this.outcomes.set(deployment.name, { unplaced: unplaced + plan.heldBack, backingOff: plan.heldBack > 0 });
+    this.noteOutcome(deployment.name, unplaced + plan.heldBack, plan.heldBack > 0);
+  }
+
+  /** Keeps the outcome a deployment had when it is the same (most passes), rather than a new copy per pass. */
+  private noteOutcome(name: string, unplaced: number, backingOff: boolean): void {
+    const known = this.outcomes.get(name);
+    if (known?.unplaced !== unplaced || known.backingOff !== backingOff) this.outcomes.set(name, { unplaced, backingOff });
   }
 
   /** Starts up to `count` workers; returns how many could not be placed. */

@@ -1,4 +1,7 @@
-import { capabilitiesFromRbeeDevices } from './hive-client';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../platform/config/queen-config';
+import { capabilitiesFromRbeeDevices, HiveClient, HiveRequestError } from './hive-client';
 
 const GiB = 2 ** 30;
 
@@ -109,5 +112,37 @@ describe('capabilitiesFromRbeeDevices', () => {
 
   it('refuses what JSON.parse makes of 1e400 (Infinity)', () => {
     expect(capabilitiesFromRbeeDevices(JSON.parse('{"cpu":{"cores":8,"ram_gb":8},"gpus":[{"id":"gpu0","vram_gb":1e400}]}'))).toBeNull();
+  });
+});
+
+describe('HiveClient calls', () => {
+  const TIMEOUT_MS = 300;
+  let server: Server;
+  let client: HiveClient;
+  let port: number;
+
+  beforeEach(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      // Headers at once, then a byte every 20 ms for ever: no single wait is long, the whole answer never ends.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const drip = setInterval(() => res.write(' '), 20);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    port = (server.address() as AddressInfo).port;
+    client = new HiveClient(loadConfig({ HIVE_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), LOG_LEVEL: 'silent' }));
+  });
+
+  afterEach(async () => {
+    await client.onApplicationShutdown();
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+
+  it('bounds the whole call, answer included, by HIVE_REQUEST_TIMEOUT_MS', async () => {
+    const failure = await client.detectDevices({ host: '127.0.0.1', port }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(HiveRequestError);
+    expect(failure).toMatchObject({ kind: 'timeout', delivered: 'maybe' });
   });
 });

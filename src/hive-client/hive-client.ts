@@ -144,23 +144,31 @@ export class HiveClient implements OnApplicationShutdown {
   private async call(hive: HiveAddress, method: 'GET' | 'POST' | 'DELETE', path: string, body?: object): Promise<unknown> {
     const host = hive.host.includes(':') ? `[${hive.host}]` : hive.host;
     const url = `http://${host}:${hive.port}${path}`;
+    // The whole call, answer read, within the timeout; the timer goes as soon as the call is done (an
+    // AbortSignal.timeout() would keep its timer and signal alive for the full timeout after every call).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new DOMException(`${method} ${url} timed out`, 'TimeoutError')), this.config.hiveRequestTimeoutMs);
     let response;
-    try {
-      response = await request(url, {
-        method,
-        dispatcher: this.agent,
-        headers: body ? { 'content-type': 'application/json' } : {},
-        body: body ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.config.hiveRequestTimeoutMs),
-      });
-    } catch (error) {
-      throw toHiveRequestError(error, `${method} ${url}`);
-    }
     let text: string;
     try {
-      text = await readLimited(response.body);
-    } catch (error) {
-      throw toHiveRequestError(error, `${method} ${url}`);
+      try {
+        response = await request(url, {
+          method,
+          dispatcher: this.agent,
+          headers: body ? { 'content-type': 'application/json' } : {},
+          body: body ? JSON.stringify(body) : undefined,
+          signal: deadline.signal,
+        });
+      } catch (error) {
+        throw toHiveRequestError(error, `${method} ${url}`);
+      }
+      try {
+        text = await readLimited(response.body);
+      } catch (error) {
+        throw toHiveRequestError(error, `${method} ${url}`);
+      }
+    } finally {
+      clearTimeout(timer);
     }
     if (response.statusCode >= 400) {
       const reason = reasonOf(text);
@@ -192,7 +200,7 @@ async function readLimited(body: AsyncIterable<Buffer> & { destroy(): void }): P
 
 function toHiveRequestError(error: unknown, what: string): HiveRequestError {
   if (error instanceof HiveRequestError) return error;
-  // AbortSignal.timeout() rejects with a DOMException, which is not `instanceof Error`
+  // An aborted request rejects with a DOMException, which is not `instanceof Error`
   // in every realm (Jest's VM contexts): go by its name and message, not its class.
   const { name, message, code, cause } = (typeof error === 'object' && error !== null ? error : {}) as {
     name?: unknown;
