@@ -303,11 +303,12 @@ interface Round {
  * them rolls out the deployments while the other, with none, is the control. Both see the same machine
  * at the same moment, which a queen measured against itself before and after does not: on a shared VM,
  * consecutive 2 s windows of one queen with nothing else to do range over more than 2x. A round's
- * figure is the rollout queen's heartbeats over the control's during the rollout, against the same
- * ratio in the windows with no deployments on either side (which takes out what differs between two
- * processes); the queens take turns, and the figure is the mean over the rounds. Each queen has about
- * half of core 0, so the rollout's CPU weighs twice what it would on a queen with the core to itself:
- * the figure errs against the queen.
+ * figures are the rollout queen's heartbeats/s and heartbeats per CPU second over the control's during
+ * the rollout, against the same ratios in the windows with no deployments on either side (which takes
+ * out what differs between two processes); the queens take turns, and the benchmark's figure is the
+ * lower of the two means over the rounds (the rollout queen's extra threads take part of the core from
+ * the control, which flatters heartbeats/s). Each queen has about half of core 0, so the rollout's CPU
+ * weighs twice what it would on a queen with the core to itself: the figure errs against the queen.
  */
 async function heartbeatsWhileReconciling(flags: { hives: number; deployments: number; duration: number; connections: number; rounds: number }, errors: string[]) {
   const stub = await startStubHive();
