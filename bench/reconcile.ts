@@ -249,7 +249,7 @@ async function measureWindow(label: string, queens: [LoadedQueen, LoadedQueen], 
     queens.map((queen) => runLoad({ baseUrl: queen.server.baseUrl, connections: flags.connections, durationS: flags.duration, next: queen.feed.next, classifyBody: classifyHeartbeatAck })),
   );
   const sides = loads.map((load, i): WindowSide => {
-    const problem = loadProblems(`${label}, ${i === 0 ? "first" : "second"} queen`, load);
+    const problem = loadProblems(`${label}, ${queenName(i)} queen`, load);
     if (problem) errors.push(problem);
     const cpuSeconds = (queens[i].server.cpuSeconds() ?? NaN) - cpuBefore[i];
     return { perSecond: load.perSecond, p99: load.latencyMs.p99, cpuSeconds, perCpuSecond: load.requests / cpuSeconds };
@@ -260,6 +260,8 @@ async function measureWindow(label: string, queens: [LoadedQueen, LoadedQueen], 
 }
 
 const deploymentName = (d: number) => `d-${String(d).padStart(5, '0')}`;
+/** The queens of (b) by position: 0 the first started, 1 the second. */
+const queenName = (index: number) => (index === 0 ? 'first' : 'second');
 
 /** The deployments, 8 requests at a time; each answer must be `status`. */
 async function forEachDeployment(queen: LoadedQueen, count: number, status: number, request: (name: string) => Dispatcher.RequestOptions, errors: string[]): Promise<void> {
@@ -267,9 +269,10 @@ async function forEachDeployment(queen: LoadedQueen, count: number, status: numb
   await Promise.all(
     Array.from({ length: 8 }, async (_, lane) => {
       for (let d = lane; d < count; d += 8) {
-        const res = await pool.request(request(deploymentName(d)));
+        const options = request(deploymentName(d));
+        const res = await pool.request(options);
         await res.body.text();
-        if (res.statusCode !== status) errors.push(`${res.statusCode} from ${request(deploymentName(d)).method} /v1/deployments (expected ${status})`);
+        if (res.statusCode !== status) errors.push(`${res.statusCode} from ${options.method} /v1/deployments (expected ${status})`);
       }
     }),
   );
@@ -315,14 +318,14 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
   const hivePort = (stub.address() as AddressInfo).port;
   const started: LoadedQueen[] = [];
   try {
-    for (const name of ['first', 'second']) started.push(await startLoadedQueen(name, flags, hivePort));
+    for (const index of [0, 1]) started.push(await startLoadedQueen(queenName(index), flags, hivePort));
     const queens = started as [LoadedQueen, LoadedQueen];
     const windows: Window[] = [await measureWindow('no deployments', queens, flags, errors)];
     const rounds: Round[] = [];
     for (let round = 0; round < flags.rounds; round++) {
       const rollout = round % 2;
       const queen = queens[rollout];
-      progress(`(b) round ${round + 1}: creating ${fmtInt(flags.deployments)} deployments on the ${rollout === 0 ? 'first' : 'second'} queen`);
+      progress(`(b) round ${round + 1}: creating ${fmtInt(flags.deployments)} deployments on the ${queenName(rollout)} queen`);
       const before = await reconcileCounts(queen);
       await forEachDeployment(
         queen,
@@ -336,7 +339,7 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
         }),
         errors,
       );
-      const during = await measureWindow(`round ${round + 1}, while the ${rollout === 0 ? 'first' : 'second'} queen starts their workers`, queens, flags, errors);
+      const during = await measureWindow(`round ${round + 1}, while the ${queenName(rollout)} queen starts their workers`, queens, flags, errors);
       const done = await reconcileCounts(queen);
       progress(`(b) round ${round + 1}: deleting the deployments; their workers stopped`);
       await forEachDeployment(queen, flags.deployments, 202, (name) => ({ method: 'DELETE', path: `/v1/deployments/${name}` }), errors);
@@ -412,7 +415,7 @@ async function main(): Promise<number> {
     table(
       ['window', 'first queen', 'second queen', 'first/second hb/s', 'per CPU s'],
       b.windows.map((w, i) => [
-        i === 0 ? 'no deployments' : i % 2 === 1 ? `round ${(i + 1) / 2}: ${b.rounds[(i - 1) / 2].rollout === 0 ? 'first' : 'second'} queen rolling out` : `round ${i / 2}: no deployments again`,
+        i === 0 ? 'no deployments' : i % 2 === 1 ? `round ${(i + 1) / 2}: ${queenName(b.rounds[(i - 1) / 2].rollout)} queen rolling out` : `round ${i / 2}: no deployments again`,
         side(w.sides[0]),
         side(w.sides[1]),
         `${fmtNum(w.throughput, 3)}x`,
@@ -425,7 +428,7 @@ async function main(): Promise<number> {
       ['round', 'rolling out', 'workers started', 'passes since created', 'hb/s vs control', 'per CPU s vs control', 'rollout CPU'],
       b.rounds.map((r, i) => [
         String(i + 1),
-        r.rollout === 0 ? 'first' : 'second',
+        queenName(r.rollout),
         fmtInt(r.started),
         fmtInt(r.passes),
         `${fmtNum(r.throughputRatio, 3)}x`,

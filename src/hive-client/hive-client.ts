@@ -151,22 +151,16 @@ export class HiveClient implements OnApplicationShutdown {
     let response;
     let text: string;
     try {
-      try {
-        response = await request(url, {
-          method,
-          dispatcher: this.agent,
-          headers: body ? { 'content-type': 'application/json' } : {},
-          body: body ? JSON.stringify(body) : undefined,
-          signal: deadline.signal,
-        });
-      } catch (error) {
-        throw toHiveRequestError(error, `${method} ${url}`);
-      }
-      try {
-        text = await readLimited(response.body);
-      } catch (error) {
-        throw toHiveRequestError(error, `${method} ${url}`);
-      }
+      response = await request(url, {
+        method,
+        dispatcher: this.agent,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+        signal: deadline.signal,
+      });
+      text = await readLimited(response.body);
+    } catch (error) {
+      throw toHiveRequestError(error, `${method} ${url}`);
     } finally {
       clearTimeout(timer);
     }
