@@ -4,14 +4,24 @@ import { HiveCatalog } from '../catalog/hive-catalog.service';
 import { RecordedWorker, StandingRule, standingOf, WorkerFacts, WorkerStanding } from '../domain/reconcile';
 import { HiveRegistry } from '../registry/hive-registry';
 
-export const toRecorded = (worker: StoredDeploymentWorker): RecordedWorker => ({
-  workerId: worker.workerId,
-  deployment: worker.deployment,
-  hiveId: worker.hiveId,
-  device: worker.device,
-  startedAt: worker.startedAt.getTime(),
-  replaced: worker.replaced,
-});
+/** Stored records are frozen and replaced when they change, so each is turned into the planner's shape once, not every pass. */
+const recorded = new WeakMap<StoredDeploymentWorker, RecordedWorker>();
+
+const toRecorded = (worker: StoredDeploymentWorker): RecordedWorker => {
+  let known = recorded.get(worker);
+  if (known === undefined) {
+    known = Object.freeze({
+      workerId: worker.workerId,
+      deployment: worker.deployment,
+      hiveId: worker.hiveId,
+      device: worker.device,
+      startedAt: worker.startedAt.getTime(),
+      replaced: worker.replaced,
+    });
+    recorded.set(worker, known);
+  }
+  return known;
+};
 
 /**
  * What the live view says of the workers the queen started for deployments, for the reconciler and the

@@ -186,6 +186,8 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
       const names = new Set<string>();
       // The lanes below take the plans off this queue as they go, so the pass holds none it has carried out.
       const queue: { deployment: StoredDeployment; plan: DeploymentPlan }[] = [];
+      // Starts beyond what the budget has now wait for a later pass, so the pass holds no plans for them.
+      let startsLeft = this.refillStartTokens();
       for (const deployment of this.deployments.list()) {
         names.add(deployment.name);
         const workers = this.facts.standings(this.deployments.workersOf(deployment.name), rule, now);
@@ -197,8 +199,16 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
           now,
         );
         this.backoffs.set(deployment.name, plan.backoff);
-        if (plan.actions.length > 0) queue.push({ deployment, plan });
-        else this.noteOutcome(deployment.name, plan.heldBack, plan.heldBack > 0);
+        const onlyStarts = plan.actions.length === 1 && plan.toStart > 0;
+        // One that found no room last time is asked again without counting against the budget: a refusal
+        // takes no start, and counting it would keep the deployments behind it from ever being reached.
+        const lastUnplaced = (this.outcomes.get(deployment.name)?.unplaced ?? 0) > 0;
+        if (plan.actions.length === 0 || (onlyStarts && startsLeft < 1 && !lastUnplaced)) {
+          this.noteOutcome(deployment.name, plan.heldBack, plan.heldBack > 0);
+          continue;
+        }
+        queue.push({ deployment, plan });
+        if (!lastUnplaced) startsLeft -= plan.toStart;
       }
       // Evictions of every deployment in one write; then each deployment's starts and stops, several
       // deployments at a time so that hive calls overlap (catalog writes still go one at a time).
@@ -289,12 +299,17 @@ export class Reconciler implements OnModuleInit, OnModuleDestroy, BeforeApplicat
     return 0;
   }
 
-  /** One start from the fleet-wide budget ({@link START_BURST}, refilled at {@link STARTS_PER_SECOND}); false when it is spent. */
-  private takeStartToken(): boolean {
+  /** The fleet-wide start budget now ({@link START_BURST} at most, refilled at {@link STARTS_PER_SECOND}). */
+  private refillStartTokens(): number {
     const now = this.clock.now();
     this.startTokens = Math.min(START_BURST, this.startTokens + ((now - this.tokensAt) * STARTS_PER_SECOND) / 1000);
     this.tokensAt = now;
-    if (this.startTokens < 1) return false;
+    return this.startTokens;
+  }
+
+  /** One start from the fleet-wide budget; false when it is spent. */
+  private takeStartToken(): boolean {
+    if (this.refillStartTokens() < 1) return false;
     this.startTokens -= 1;
     return true;
   }

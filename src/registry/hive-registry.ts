@@ -227,7 +227,8 @@ export class HiveRegistry {
 
     // The report now counts these workers' usage: their reservations must stop counting it too.
     if (entry.reservations.size > 0) {
-      for (const reservation of [...entry.reservations.values()]) {
+      // Deleting the entry being visited is safe while iterating a Map.
+      for (const reservation of entry.reservations.values()) {
         if (entry.workerIds.has(reservation.workerId)) {
           this.dropReservation(entry, reservation);
           changed = true;

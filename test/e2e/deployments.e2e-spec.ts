@@ -239,6 +239,20 @@ describe.each(DATABASE_KINDS)('deployments (%s)', (database) => {
     expect(await status('chat')).toMatchObject({ starting: 3, unplaced: 0 });
   });
 
+  it('starts at most 200 workers at once and then 30 a second, the rest waiting as starting, not unplaced', async () => {
+    await start(FOUR.map(({ id }) => ({ id, gpus: Array.from({ length: 8 }, () => ({ vramGb: 80 })), ramBytes: 512 * GIB })));
+    for (let i = 0; i < 230; i++) {
+      expectStatus(await world!.http().post('/v1/deployments').send({ name: `d-${String(i).padStart(3, '0')}`, replicas: 1, ...MODEL }), 201);
+    }
+    await reconcile();
+    expect(spawnsOn()).toHaveLength(200);
+    expect(await status('d-229')).toMatchObject({ starting: 0, unplaced: 0, reason: 'starting' });
+    world!.clock.advance(1000);
+    await reconcile();
+    expect(spawnsOn()).toHaveLength(230);
+    expect(await status('d-229')).toMatchObject({ starting: 1, unplaced: 0, reason: 'starting' });
+  });
+
   it('keeps deployments and worker records across a restart: no second worker for a replica', async () => {
     await start();
     expectStatus(await world!.http().post('/v1/deployments').send({ name: 'chat', replicas: 2, max_per_hive: 1, ...MODEL }), 201);

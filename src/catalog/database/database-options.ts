@@ -1,3 +1,4 @@
+import sqlite3 from 'sqlite3';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseSettings } from '../../platform/config/queen-config';
 import { HiveEntity } from '../hive.entity';
@@ -8,6 +9,13 @@ import { CreateIdempotencyKeys1764806400000 } from '../migrations/1764806400000-
 import { CreateDeployments1764892800000 } from '../migrations/1764892800000-create-deployments';
 import { CreateClusterTables1765065600000 } from '../migrations/1765065600000-create-cluster-tables';
 import { SqlStatementCounter } from './sql-statement-counter';
+
+/**
+ * sqlite3 for TypeORM, which calls `verbose()` on the driver it is given: that would wrap every statement
+ * to capture a stack trace and format its arguments, costing every catalog write (heartbeats' write-behind,
+ * worker records) CPU and memory for a longer trace on errors that already say what failed.
+ */
+const sqliteWithoutTraces = { ...sqlite3, verbose: () => sqlite3 };
 
 /**
  * The one source of database options, for the app and for the migration CLI
@@ -34,6 +42,7 @@ export function buildDataSourceOptions(
   return {
     ...common,
     type: 'sqlite',
+    driver: sqliteWithoutTraces,
     database: settings.path,
     // WAL lets readers (health checks, the CLI) run beside the single writer;
     // busyTimeout waits out a short lock held by another process, then the write is a 503.
