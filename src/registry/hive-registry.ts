@@ -227,10 +227,10 @@ export class HiveRegistry {
 
     // The report now counts these workers' usage: their reservations must stop counting it too.
     if (entry.reservations.size > 0) {
-      // Deleting the entry being visited is safe while iterating a Map.
+      // Deleting the entry being visited is safe while iterating a Map; the hive is refreshed once, below.
       for (const reservation of entry.reservations.values()) {
         if (entry.workerIds.has(reservation.workerId)) {
-          this.dropReservation(entry, reservation);
+          this.forgetReservation(entry, reservation);
           changed = true;
         }
       }
@@ -439,9 +439,14 @@ export class HiveRegistry {
   }
 
   private dropReservation(entry: HiveEntry, reservation: Reservation): void {
+    this.forgetReservation(entry, reservation);
+    this.refresh(entry);
+  }
+
+  /** Ends a reservation without refreshing its hive, for a caller that refreshes it once after several. */
+  private forgetReservation(entry: HiveEntry, reservation: Reservation): void {
     this.reservationBook.remove(reservation);
     entry.reservations.delete(reservation.id);
-    this.refresh(entry);
   }
 
   private announceOffline(entry: HiveEntry): boolean {
