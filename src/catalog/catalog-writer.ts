@@ -42,7 +42,7 @@ export class WriteBatcher<T> {
   add(item: T): Promise<void> {
     return new Promise((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      this.running ??= this.drain().finally(() => (this.running = null));
+      this.running ??= this.drain();
     });
   }
 
@@ -57,5 +57,8 @@ export class WriteBatcher<T> {
         for (const { reject } of batch) reject(error);
       }
     }
+    // In the same turn as the last look at `pending`: a caller that adds as soon as its write settled
+    // starts the next drain, rather than joining this one after it has looked for the last time.
+    this.running = null;
   }
 }
