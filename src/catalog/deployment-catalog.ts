@@ -1,6 +1,6 @@
 import { HttpStatus, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, EntityManager, In, Repository } from 'typeorm';
 import { Clock } from '../platform/clock/clock';
 import { ClusterLink } from '../platform/cluster/cluster-link';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
@@ -29,6 +29,35 @@ export interface StoredDeploymentWorker {
 /** Worker records per statement (six columns an INSERT), well within the databases' limits on bound parameters. */
 const RECORD_CHUNK = 100;
 
+const WORKER_RECORD_FIELDS = ['workerId', 'deployment', 'hiveId', 'device', 'startedAt', 'replaced'] as const;
+
+/**
+ * `INSERT … ON CONFLICT (worker_id) DO UPDATE` of worker records in one statement, each value as
+ * TypeORM stores it. Written by hand because these are the writes of every start: TypeORM's upsert
+ * builds the same statement through its query builder at several times the CPU.
+ */
+async function upsertWorkerRecords(manager: EntityManager, records: readonly StoredDeploymentWorker[]): Promise<void> {
+  const metadata = manager.connection.getMetadata(DeploymentWorkerEntity);
+  const driver = manager.connection.driver;
+  const numbered = driver.options.type === 'postgres';
+  const columns = WORKER_RECORD_FIELDS.map((field) => metadata.findColumnWithPropertyName(field)!);
+  const params: unknown[] = [];
+  const rows = records.map((record) => {
+    const marks = columns.map((column, i) => {
+      params.push(driver.preparePersistentValue(record[WORKER_RECORD_FIELDS[i]], column));
+      return numbered ? `$${params.length}` : '?';
+    });
+    return `(${marks.join(', ')})`;
+  });
+  const names = columns.map((column) => driver.escape(column.databaseName));
+  const key = names[0];
+  const updates = names.slice(1).map((name) => `${name} = excluded.${name}`);
+  await manager.query(
+    `INSERT INTO ${driver.escape(metadata.tableName)} (${names.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`,
+    params,
+  );
+}
+
 const freezeDeployment = (row: DeploymentEntity): StoredDeployment =>
   Object.freeze({
     name: row.name,
@@ -50,10 +79,10 @@ export class DeploymentCatalog implements OnModuleInit {
   private readonly workersByDeployment = new Map<string, Map<string, StoredDeploymentWorker>>();
   private readonly records = new WriteBatcher<Omit<StoredDeploymentWorker, 'replaced'>>((workers) =>
     this.leaderWrite(async (rows) => {
-      const created = workers.map((worker) => rows.create({ ...worker, replaced: false }));
-      for (let i = 0; i < created.length; i += RECORD_CHUNK) await rows.upsert(created.slice(i, i + RECORD_CHUNK), ['workerId']);
-      for (const row of created) this.keep(Object.freeze({ ...row }));
-      return created.map((row) => row.workerId);
+      const records = workers.map((worker): StoredDeploymentWorker => Object.freeze({ ...worker, replaced: false }));
+      for (let i = 0; i < records.length; i += RECORD_CHUNK) await upsertWorkerRecords(rows.manager, records.slice(i, i + RECORD_CHUNK));
+      for (const record of records) this.keep(record);
+      return records.map((record) => record.workerId);
     }),
   );
   private readonly forgets = new WriteBatcher<string>((workerIds) =>
