@@ -66,6 +66,24 @@ export function processCpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * Seconds the hypervisor has kept each core from this machine so far (steal, /proc/stat), by core
+ * number; null when unknown. Over a window, it tells a slow host from a slow process.
+ */
+export function stolenSecondsByCore(): number[] | null {
+  try {
+    const cores: number[] = [];
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const match = /^cpu(\d+) /.exec(line);
+      // user nice system idle iowait irq softirq steal ...: steal is the eighth count.
+      if (match) cores[Number(match[1])] = Number(line.split(/\s+/)[8]) / ticksPerSecond();
+    }
+    return cores.length > 0 ? cores : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface StartServerOptions {
   /** Shown in progress lines and errors. */
   name: string;
