@@ -298,16 +298,31 @@ const deploymentName = (d: number) => `d-${String(d).padStart(5, '0')}`;
 /** The queens of (b) by position: 0 the first started, 1 the second. */
 const queenName = (index: number) => (index === 0 ? 'first' : 'second');
 
-/** The deployments, 8 requests at a time; each answer must be `status`. */
+/** Times one request is sent while the queen answers "come back later" (429 or 503 with Retry-After). */
+const MAX_ATTEMPTS = 30;
+
+/**
+ * The deployments, 8 requests at a time; each answer must be `status`. A queen that sheds admin requests
+ * while its event loop runs late (429) or finds its database busy (503) is asked again after the
+ * Retry-After it gives, as a client should.
+ */
 async function forEachDeployment(queen: LoadedQueen, count: number, status: number, request: (name: string) => Dispatcher.RequestOptions, errors: string[]): Promise<void> {
   const pool = new Pool(queen.server.baseUrl, { connections: 8 });
   await Promise.all(
     Array.from({ length: 8 }, async (_, lane) => {
       for (let d = lane; d < count; d += 8) {
         const options = request(deploymentName(d));
-        const res = await pool.request(options);
-        await res.body.text();
-        if (res.statusCode !== status) errors.push(`${res.statusCode} from ${options.method} /v1/deployments (expected ${status})`);
+        for (let attempt = 1; ; attempt++) {
+          const res = await pool.request(options);
+          await res.body.text();
+          const retryAfterS = Number(res.headers['retry-after'] ?? 1);
+          if ((res.statusCode === 429 || res.statusCode === 503) && attempt < MAX_ATTEMPTS) {
+            await new Promise((wait) => setTimeout(wait, retryAfterS * 1000));
+            continue;
+          }
+          if (res.statusCode !== status) errors.push(`${res.statusCode} from ${options.method} /v1/deployments (expected ${status}, attempt ${attempt})`);
+          break;
+        }
       }
     }),
   );
@@ -390,7 +405,7 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
     // rollout brings, its event history full): without this, that step would come between the first
     // two reference windows and count against the second round.
     progress('(b) warming up: both queens roll out the deployments once');
-    for (const queen of queens) await createDeployments(queen, flags.deployments, []);
+    for (const queen of queens) await createDeployments(queen, flags.deployments, errors);
     await measureWindow('warming up', queens, flags, []);
     for (const queen of queens) await retireDeployments(queen, flags.deployments, errors);
     const windows: Window[] = [await measureWindow('no deployments', queens, flags, errors)];
