@@ -315,7 +315,7 @@ async function forEachDeployment(queen: LoadedQueen, count: number, status: numb
         for (let attempt = 1; ; attempt++) {
           const res = await pool.request(options);
           await res.body.text();
-          const retryAfterS = Number(res.headers['retry-after'] ?? 1);
+          const retryAfterS = Number(res.headers['retry-after']) || 1;
           if ((res.statusCode === 429 || res.statusCode === 503) && attempt < MAX_ATTEMPTS) {
             await new Promise((wait) => setTimeout(wait, retryAfterS * 1000));
             continue;
@@ -401,9 +401,9 @@ async function heartbeatsWhileReconciling(flags: { hives: number; deployments: n
     for (const index of [0, 1]) started.push(await startLoadedQueen(queenName(index), flags, hivePort));
     const queens = started as [LoadedQueen, LoadedQueen];
     // Not counted, nor judged: both queens roll out once while taking heartbeats. After its first
-    // rollout a queen stays a few percent slower at heartbeats for good (its code optimised for what a
-    // rollout brings, its event history full): without this, that step would come between the first
-    // two reference windows and count against the second round.
+    // rollout a queen stays a few percent slower at heartbeats for good (the first reference window after
+    // it showed so in every run); without this, that step would come between the first two reference
+    // windows and count against the second round.
     progress('(b) warming up: both queens roll out the deployments once');
     for (const queen of queens) await createDeployments(queen, flags.deployments, errors);
     await measureWindow('warming up', queens, flags, []);
