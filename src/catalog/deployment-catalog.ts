@@ -6,6 +6,7 @@ import { ClusterLink } from '../platform/cluster/cluster-link';
 import { ifMatchAllows, preconditionFailed, strongEtag } from '../platform/http/entity-tags';
 import { notFound, ProblemException } from '../platform/http/problem';
 import { CatalogWriter, WriteBatcher } from './catalog-writer';
+import { BoundValues } from './database/bound-values';
 import { DeploymentEntity, DeploymentSpec, DeploymentWorkerEntity } from './deployment.entity';
 import { LeaderFence } from './leader-fence';
 
@@ -39,22 +40,15 @@ const WORKER_RECORD_FIELDS = ['workerId', 'deployment', 'hiveId', 'device', 'sta
 async function upsertWorkerRecords(manager: EntityManager, records: readonly StoredDeploymentWorker[]): Promise<void> {
   const metadata = manager.connection.getMetadata(DeploymentWorkerEntity);
   const driver = manager.connection.driver;
-  const numbered = driver.options.type === 'postgres';
   const columns = WORKER_RECORD_FIELDS.map((field) => metadata.findColumnWithPropertyName(field)!);
-  const params: unknown[] = [];
-  const rows = records.map((record) => {
-    const marks = columns.map((column, i) => {
-      params.push(driver.preparePersistentValue(record[WORKER_RECORD_FIELDS[i]], column));
-      return numbered ? `$${params.length}` : '?';
-    });
-    return `(${marks.join(', ')})`;
-  });
+  const bound = new BoundValues(driver);
+  const rows = records.map((record) => `(${columns.map((column, i) => bound.mark(record[WORKER_RECORD_FIELDS[i]], column)).join(', ')})`);
   const names = columns.map((column) => driver.escape(column.databaseName));
   const key = names[0];
   const updates = names.slice(1).map((name) => `${name} = excluded.${name}`);
   await manager.query(
     `INSERT INTO ${driver.escape(metadata.tableName)} (${names.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT (${key}) DO UPDATE SET ${updates.join(', ')}`,
-    params,
+    bound.values,
   );
 }
 

@@ -9,6 +9,7 @@ import { notFound, ProblemException } from '../platform/http/problem';
 import { digestsEqual, hashToken, newHiveToken } from '../platform/security/tokens';
 import { SecretBox } from '../platform/security/secret-box';
 import { CatalogWriter } from './catalog-writer';
+import { BoundValues } from './database/bound-values';
 import { LeaderFence } from './leader-fence';
 import { HiveEntity } from './hive.entity';
 import {
@@ -290,17 +291,11 @@ export class HiveCatalog implements OnModuleInit {
     entries: [string, unknown][],
   ): Promise<void> {
     const column = manager.connection.getMetadata(HiveEntity).findColumnWithPropertyName(property)!;
-    const driver = manager.connection.driver;
-    const isPostgres = driver.options.type === 'postgres';
-    const cast = isPostgres && property === 'lastHeartbeatAt' ? '::timestamptz' : '';
-    const params: unknown[] = [];
-    const rows: string[] = [];
-    for (const [id, value] of entries) {
-      params.push(id, driver.preparePersistentValue(value, column));
-      rows.push(isPostgres ? `($${params.length - 1}, $${params.length}${cast})` : '(?, ?)');
-    }
+    const bound = new BoundValues(manager.connection.driver);
+    const cast = bound.numbered && property === 'lastHeartbeatAt' ? '::timestamptz' : '';
+    const rows = entries.map(([id, value]) => `(${bound.mark(id)}, ${bound.mark(value, column)}${cast})`);
     const name = column.databaseName;
-    await manager.query(`UPDATE hives SET ${name} = v.column2 FROM (VALUES ${rows.join(', ')}) AS v WHERE hives.id = v.column1`, params);
+    await manager.query(`UPDATE hives SET ${name} = v.column2 FROM (VALUES ${rows.join(', ')}) AS v WHERE hives.id = v.column1`, bound.values);
   }
 
   /**
